@@ -1,0 +1,439 @@
+"""The ``health-advisor`` command line (contract in ARCHITECTURE.md, "Command line").
+
+Every listing takes ``--json`` and then prints exactly one JSON document on stdout.
+Exit codes: 0 success, 1 a user error (one line on stderr), 2 a usage error.
+Heavy libraries (pandas, TensorFlow, MLflow, Spark) are imported inside the commands that
+need them, so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from health_advisor.config import Settings, get_settings
+from health_advisor.errors import HealthAdvisorError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+app = typer.Typer(
+    name="health-advisor",
+    help="Personalised, clinician-approved health plans from client health data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+clients_app = typer.Typer(help="Clients.", no_args_is_help=True)
+sources_app = typer.Typer(help="Ingested files (lineage).", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Rejected records and why.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The intervention catalog.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(sources_app, name="sources")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(catalog_app, name="catalog")
+
+out = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+class _State:
+    database_url: str | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _root(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="HEALTH_ADVISOR_DATABASE_URL",
+            help="SQLAlchemy URL of the store (default: SQLite under ./var).",
+        ),
+    ] = None,
+) -> None:
+    state.database_url = database_url
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def engine() -> Engine:
+    from health_advisor.store.session import make_engine
+
+    return make_engine(settings(), url=state.database_url)
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+# --------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(json_out: JsonFlag = False) -> None:
+    """Create or migrate the schema to the latest revision and load the packaged catalog."""
+    from health_advisor.store import migrate
+
+    eng = engine()
+    revision = migrate.upgrade(eng)
+    catalog = _load_catalog(eng, None)
+    if json_out:
+        emit_json({"revision": revision, "catalog": catalog})
+    else:
+        out.print(f"database at revision [bold]{revision}[/]; catalog {catalog['version']}")
+
+
+# --------------------------------------------------------------------------- synth
+
+
+@app.command("synth")
+def synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the clinic into.")],
+    clients: Annotated[int, typer.Option("--clients", min=1)] = 500,
+    days: Annotated[int, typer.Option("--days", min=7)] = 90,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    json_out: JsonFlag = False,
+) -> None:
+    """Generate the synthetic clinic (CSV, Fitbit, FHIR, surveys, interactions, truth)."""
+    summary = _synthesise(out_dir, clients, days, seed, quiet=json_out)
+    if json_out:
+        emit_json(_asdict(summary))
+    else:
+        out.print(f"wrote a clinic of {clients} clients x {days} days to {out_dir}")
+
+
+def _synthesise(out_dir: Path, clients: int, days: int, seed: int, *, quiet: bool) -> Any:
+    from rich.progress import Progress
+
+    from health_advisor.synth import generate_clinic
+
+    with Progress(console=err, disable=quiet, transient=True) as progress:
+        task = progress.add_task("synthesising", total=clients)
+        return generate_clinic(
+            out_dir,
+            clients=clients,
+            days=days,
+            seed=seed,
+            progress=lambda done: progress.update(task, completed=done),
+        )
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@app.command("ingest")
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    source: Annotated[
+        str, typer.Option("--source", help="auto|csv|fitbit|fhir|apple|survey|interactions")
+    ] = "auto",
+    json_out: JsonFlag = False,
+) -> None:
+    """Validate and store files; bad records go to quarantine, re-ingestion is a no-op."""
+    reports = _ingest(engine(), paths, source, quiet=json_out)
+    if json_out:
+        emit_json([_asdict(r) for r in reports])
+        return
+    table = Table("file", "kind", "status", "measurements", "duplicates", "quarantined")
+    for r in reports:
+        table.add_row(
+            Path(r.path).name,
+            r.kind,
+            r.status,
+            str(r.measurements),
+            str(r.duplicates),
+            str(r.quarantined),
+        )
+    out.print(table)
+
+
+def _ingest(eng: Engine, paths: list[Path], source: str, *, quiet: bool) -> list[Any]:
+    from rich.progress import Progress
+
+    from health_advisor.ingest.service import expand_paths, ingest_file
+
+    files = expand_paths(paths)
+    reports = []
+    with Progress(console=err, disable=quiet, transient=True) as progress:
+        task = progress.add_task("ingesting", total=len(files))
+        for path in files:
+            progress.update(task, description=f"ingesting {path.name}")
+            reports.append(ingest_file(eng, path, source=source))
+            progress.advance(task)
+    return reports
+
+
+# --------------------------------------------------------------------------- listings
+
+
+@clients_app.command("list")
+def clients_list(json_out: JsonFlag = False) -> None:
+    """Clients with their measurement counts per metric."""
+    from health_advisor.core.metrics import name_for
+    from health_advisor.store import repositories
+    from health_advisor.store.session import session_scope
+
+    with session_scope(engine()) as session:
+        clients = repositories.list_clients(session=session)
+        counts = repositories.measurement_counts(session=session)
+        rows: list[dict[str, Any]] = [
+            {
+                "client_id": c.external_id,
+                "sex": c.sex,
+                "birth_year": c.birth_year,
+                "measurements": {
+                    name_for(code): n for code, n in sorted(counts.get(c.external_id, {}).items())
+                },
+            }
+            for c in clients
+        ]
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("client", "sex", "born", "measurements", "metrics")
+    for row in rows:
+        m = row["measurements"]
+        table.add_row(
+            row["client_id"],
+            row["sex"] or "",
+            str(row["birth_year"] or ""),
+            str(sum(m.values())),
+            str(len(m)),
+        )
+    out.print(table)
+
+
+@sources_app.command("list")
+def sources_list(json_out: JsonFlag = False) -> None:
+    """Every ingested file: kind, sha256, counts, parser version, time."""
+    from health_advisor.store import repositories
+    from health_advisor.store.session import session_scope
+
+    with session_scope(engine()) as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "source_id": s.id,
+                "kind": s.kind,
+                "file_name": s.file_name,
+                "sha256": s.sha256,
+                "size_bytes": s.size_bytes,
+                "parser_version": s.parser_version,
+                "records_read": s.records_read,
+                "measurements_stored": s.measurements_stored,
+                "measurements_duplicate": s.measurements_duplicate,
+                "interactions_stored": s.interactions_stored,
+                "clients_seen": s.clients_seen,
+                "quarantined": s.quarantined,
+                "ingested_at": s.ingested_at.isoformat(),
+            }
+            for s in repositories.list_sources(session=session)
+        ]
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("id", "kind", "file", "sha256", "records", "stored", "quarantined", "at")
+    for r in rows:
+        table.add_row(
+            str(r["source_id"]),
+            r["kind"],
+            r["file_name"],
+            r["sha256"][:12],
+            str(r["records_read"]),
+            str(r["measurements_stored"]),
+            str(r["quarantined"]),
+            r["ingested_at"][:19],
+        )
+    out.print(table)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    source_id: Annotated[int | None, typer.Option("--source-id")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    json_out: JsonFlag = False,
+) -> None:
+    """Rejected records with the file, line, field and reason."""
+    from health_advisor.store import repositories
+    from health_advisor.store.session import session_scope
+
+    with session_scope(engine()) as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": q.id,
+                "file_name": s.file_name,
+                "source_id": s.id,
+                "line": q.line,
+                "field": q.field,
+                "client_id": q.client_external_id,
+                "reason": q.reason,
+                "raw": q.raw,
+            }
+            for q, s in repositories.list_quarantine(
+                session=session, source_id=source_id, limit=limit
+            )
+        ]
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("file", "line", "field", "reason")
+    for r in rows:
+        table.add_row(r["file_name"], str(r["line"] or ""), r["field"] or "", r["reason"])
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+@catalog_app.command("load")
+def catalog_load(
+    path: Annotated[Path | None, typer.Argument(help="A catalog YAML (default: packaged).")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Validate a catalog and make it the current version in the store."""
+    info = _load_catalog(engine(), path)
+    if json_out:
+        emit_json(info)
+    else:
+        state_word = "loaded" if info["new"] else "already stored"
+        out.print(f"catalog {info['version']} ({info['interventions']} interventions) {state_word}")
+
+
+def _load_catalog(eng: Engine, path: Path | None) -> dict[str, Any]:
+    from health_advisor.catalog import load_catalog
+    from health_advisor.store import repositories
+    from health_advisor.store.session import session_scope
+
+    catalog = load_catalog(path)
+    items = [i.model_dump(mode="json") for i in catalog.interventions]
+    with session_scope(eng) as session:
+        row, new = repositories.store_catalog(
+            session=session,
+            version=catalog.version,
+            content_hash=catalog.content_hash,
+            items=items,
+        )
+        return {
+            "version": row.version,
+            "content_hash": row.content_hash,
+            "interventions": len(items),
+            "new": new,
+        }
+
+
+@catalog_app.command("list")
+def catalog_list(
+    domain: Annotated[str | None, typer.Option("--domain")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="es|en")] = "es",
+    json_out: JsonFlag = False,
+) -> None:
+    """The current catalog's interventions."""
+    from health_advisor.store import repositories
+    from health_advisor.store.session import session_scope
+
+    with session_scope(engine()) as session:
+        items = [
+            i.definition
+            for i in repositories.list_interventions(session=session)
+            if domain is None or i.domain == domain
+        ]
+    if not items and domain is None:
+        raise HealthAdvisorError("no catalog in the store: run `health-advisor db upgrade`")
+    if json_out:
+        emit_json(items)
+        return
+    table = Table("id", "domain", "intensity", "min/wk", "title")
+    for item in items:
+        table.add_row(
+            item["id"],
+            item["domain"],
+            item["intensity"],
+            str(item["weekly_minutes"]),
+            item["title"][lang],
+        )
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@app.command("demo")
+def demo(
+    clients: Annotated[int, typer.Option("--clients", min=10)] = 500,
+    days: Annotated[int, typer.Option("--days", min=14)] = 90,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    json_out: JsonFlag = False,
+) -> None:
+    """Upgrade the store, build a synthetic clinic, ingest it and summarise."""
+    from health_advisor.store import migrate, repositories
+    from health_advisor.store.session import session_scope
+
+    eng = engine()
+    migrate.upgrade(eng)
+    catalog = _load_catalog(eng, None)
+    clinic = settings().home / "demo-clinic"
+    _synthesise(clinic, clients, days, seed, quiet=json_out)
+    reports = _ingest(eng, [clinic], "auto", quiet=json_out)
+    with session_scope(eng) as session:
+        summary = {
+            "clients": len(repositories.list_clients(session=session)),
+            "measurements_per_metric": _named(repositories.metric_totals(session=session)),
+            "quarantined_by_reason": repositories.quarantine_by_reason(session=session),
+            "files": len(reports),
+            "catalog": catalog,
+        }
+    if json_out:
+        emit_json(summary)
+        return
+    _print_summary(summary)
+
+
+def _named(totals: dict[str, int]) -> dict[str, int]:
+    from health_advisor.core.metrics import name_for
+
+    return {name_for(code): n for code, n in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    out.print(f"[bold]Clients:[/] {summary['clients']}   files ingested: {summary['files']}")
+    table = Table("metric", "measurements", title="Measurements per metric")
+    for metric, n in summary["measurements_per_metric"].items():
+        table.add_row(metric, f"{n:,}")
+    out.print(table)
+    table = Table("reason", "rows", title="Quarantined rows by reason")
+    for reason, n in sorted(summary["quarantined_by_reason"].items(), key=lambda kv: -kv[1]):
+        table.add_row(reason, f"{n:,}")
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def _asdict(obj: Any) -> Any:
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else obj
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit code 1."""
+    try:
+        app()
+    except HealthAdvisorError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None

@@ -1,0 +1,1 @@
+"""Pure domain: metrics and units, guideline thresholds, catalog schema. No I/O."""

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 models, sessions, encrypted columns, bulk writes, migrations."""

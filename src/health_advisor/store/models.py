@@ -1,0 +1,186 @@
+"""The canonical tables (see ARCHITECTURE.md, "Storage").
+
+Measurements are in long form: one row per client, metric code, time and source record,
+value in the metric's canonical unit with the original value and unit kept. The unique key
+``(client_id, metric, observed_at, source_record)`` makes re-ingestion idempotent even when
+an export overlaps an earlier one. Personal fields are encrypted at rest (``crypto``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from health_advisor.store.crypto import EncryptedDate, EncryptedString
+from health_advisor.store.types import UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: UTCDateTime}
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(EncryptedString("clients.name"))
+    email: Mapped[str | None] = mapped_column(EncryptedString("clients.email"))
+    phone: Mapped[str | None] = mapped_column(EncryptedString("clients.phone"))
+    birth_date: Mapped[date | None] = mapped_column(EncryptedDate("clients.birth_date"))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    sex: Mapped[str | None] = mapped_column(String(16))
+    deceased: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    consents: Mapped[list[Consent]] = relationship(back_populates="client")
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(64))  # wearable_ingestion, recommendations...
+    granted: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    evidence: Mapped[str | None] = mapped_column(EncryptedString("consents.evidence"))
+
+    client: Mapped[Client] = relationship(back_populates="consents")
+
+
+class DataSource(Base):
+    """Lineage: one row per ingested file, keyed by its content hash."""
+
+    __tablename__ = "data_sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    file_name: Mapped[str] = mapped_column(String(512))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    parser_version: Mapped[str] = mapped_column(String(32))
+    records_read: Mapped[int] = mapped_column(Integer, default=0)
+    measurements_stored: Mapped[int] = mapped_column(Integer, default=0)
+    measurements_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    interactions_stored: Mapped[int] = mapped_column(Integer, default=0)
+    clients_seen: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Measurement(Base):
+    __tablename__ = "measurements"
+    __table_args__ = (
+        UniqueConstraint(
+            "client_id", "metric", "observed_at", "source_record", name="uq_measurements_record"
+        ),
+        Index("ix_measurements_client_metric_time", "client_id", "metric", "observed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32))
+    original_value: Mapped[float] = mapped_column(Float)
+    original_unit: Mapped[str] = mapped_column(String(32))
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source_id: Mapped[int] = mapped_column(ForeignKey("data_sources.id"))
+    source_record: Mapped[str] = mapped_column(String(128))
+
+
+class Quarantine(Base):
+    """A rejected record with its reason; the raw record is encrypted (it may hold names)."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("data_sources.id"))
+    line: Mapped[int | None] = mapped_column(Integer)
+    field: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(EncryptedString("quarantine.raw"))
+    client_external_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Survey(Base):
+    __tablename__ = "surveys"
+    __table_args__ = (UniqueConstraint("client_id", "answered_at", name="uq_surveys_answer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("data_sources.id"))
+
+
+class CatalogVersion(Base):
+    __tablename__ = "catalog_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Intervention(Base):
+    __tablename__ = "interventions"
+    __table_args__ = (
+        UniqueConstraint("catalog_version_id", "intervention_id", name="uq_interventions_item"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    catalog_version_id: Mapped[int] = mapped_column(ForeignKey("catalog_versions.id"))
+    intervention_id: Mapped[str] = mapped_column(String(64))
+    domain: Mapped[str] = mapped_column(String(16))
+    intensity: Mapped[str] = mapped_column(String(16))
+    weekly_minutes: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint(
+            "client_id", "intervention_id", "kind", "at", name="uq_interactions_event"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    intervention_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("data_sources.id"))
