@@ -64,16 +64,18 @@ def _insert_ignoring_duplicates(
 ) -> int:
     if frame.empty:
         return 0
-    frame = frame.loc[:, list(fields)]
+    # Key order makes B-tree inserts near-sequential: several times faster on both databases.
+    key = [c.strip() for c in conflict.split(",")]
+    frame = frame.loc[:, list(fields)].sort_values(key, kind="stable")
     if conn.dialect.name == "sqlite":
         return _sqlite_insert(conn, table, frame, fields, time_fields)
     if conn.dialect.name == "postgresql":
-        return _postgres_copy(conn, table, frame, fields, conflict)
+        return _postgres_copy(conn, table, frame, fields, time_fields, conflict)
     raise NotImplementedError(f"bulk insert for {conn.dialect.name}")
 
 
-def _sqlite_times(series: pd.Series) -> np.ndarray:
-    """UTC wall time in SQLAlchemy's SQLite text format ('YYYY-MM-DD HH:MM:SS.ffffff')."""
+def _utc_text(series: pd.Series) -> np.ndarray:
+    """UTC wall time as 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite storage format)."""
     values = pd.DatetimeIndex(series).tz_convert("UTC").tz_localize(None)
     text = np.datetime_as_string(values.to_numpy(dtype="datetime64[us]"), unit="us")
     return np.char.replace(text, "T", " ")
@@ -90,7 +92,7 @@ def _sqlite_insert(
     for name in fields:
         col = frame[name]
         if name in time_fields:
-            columns.append(_sqlite_times(col).tolist())
+            columns.append(_utc_text(col).tolist())
         else:
             columns.append(col.astype(object).where(col.notna(), None).tolist())
     sql = (
@@ -110,10 +112,17 @@ def _sqlite_insert(
 
 
 def _postgres_copy(
-    conn: Connection, table: str, frame: pd.DataFrame, fields: Sequence[str], conflict: str
+    conn: Connection,
+    table: str,
+    frame: pd.DataFrame,
+    fields: Sequence[str],
+    time_fields: Sequence[str],
+    conflict: str,
 ) -> int:
+    # Times as UTC text: numpy formats them ~10x faster than to_csv's date_format.
+    frame = frame.assign(**{f: np.char.add(_utc_text(frame[f]), "+00") for f in time_fields})
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S.%f%z")
+    frame.to_csv(buffer, index=False, header=False)
     staging = f"_staging_{table}"
     raw = conn.connection.driver_connection
     assert raw is not None

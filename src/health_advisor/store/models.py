@@ -17,7 +17,6 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
-    Index,
     Integer,
     MetaData,
     String,
@@ -99,11 +98,11 @@ class DataSource(Base):
 
 class Measurement(Base):
     __tablename__ = "measurements"
+    # The unique key doubles as the (client, metric, time) index features read by.
     __table_args__ = (
         UniqueConstraint(
             "client_id", "metric", "observed_at", "source_record", name="uq_measurements_record"
         ),
-        Index("ix_measurements_client_metric_time", "client_id", "metric", "observed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
