@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Integer,
@@ -183,3 +184,38 @@ class Interaction(Base):
     value: Mapped[float] = mapped_column(Float)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("data_sources.id"))
+
+
+class FeatureSnapshot(Base):
+    """One client's features as of a date (point-in-time), for one feature version."""
+
+    __tablename__ = "feature_snapshots"
+    __table_args__ = (
+        UniqueConstraint("client_id", "as_of", "feature_version", name="uq_feature_snapshots_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    as_of: Mapped[date] = mapped_column(Date)
+    feature_version: Mapped[str] = mapped_column(String(16))
+    features: Mapped[dict[str, Any]] = mapped_column(JSON)
+    risk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """An anomaly alert from the personalised baselines; the dedup key makes reruns safe."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(32))
+    window_start: Mapped[date] = mapped_column(Date)
+    window_end: Mapped[date] = mapped_column(Date)
+    explanation: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
