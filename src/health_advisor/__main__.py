@@ -1,0 +1,5 @@
+"""``python -m health_advisor`` runs the command line."""
+
+from health_advisor.cli import main
+
+main()
