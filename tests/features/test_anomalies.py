@@ -1,0 +1,86 @@
+"""Anomaly rules on hand-made series with injected illness episodes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from health_advisor.features import anomalies as an
+
+AS_OF = dt.date(2024, 3, 10)  # day 69 of series starting 2024-01-01
+
+
+def _clinic(make_daily) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(11)
+    frames = []
+    for client in ("sick", "well"):
+        rhr, steps = rng.normal(60, 1.5, 70), rng.normal(9000, 1500, 70)
+        sleep = rng.normal(7.3, 0.4, 70)
+        if client == "sick":  # an illness on days 50-55 (2024-02-20 .. 02-25)
+            rhr[50:56] += 9.0
+            steps[48:58] *= 0.3
+            sleep[50:58] = 5.0
+        frames += [
+            make_daily(client, "resting_heart_rate", rhr),
+            make_daily(client, "steps", steps),
+            make_daily(client, "sleep_duration", sleep),
+        ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_injected_episode_raises_each_rule_for_the_sick_client_only(make_daily) -> None:  # type: ignore[no-untyped-def]
+    alerts = an.detect_anomalies(_clinic(make_daily), AS_OF)
+    assert set(alerts["client_id"]) == {"sick"}
+    by_kind = alerts.set_index("kind")
+    assert sorted(by_kind.index) == ["rhr_elevated", "sleep_debt", "steps_collapse"]
+    rhr = by_kind.loc["rhr_elevated"]
+    assert (rhr["window_start"], rhr["window_end"]) == (dt.date(2024, 2, 20), dt.date(2024, 2, 25))
+    assert rhr["severity"] == "warning" and rhr["metric"] == "40443-4"
+    assert "6 consecutive days" in rhr["explanation"] and "60 /min" in rhr["explanation"]
+    assert rhr["dedup_key"] == "sick|rhr_elevated|2024-02-20"
+    assert by_kind.loc["sleep_debt", "severity"] == "info"
+
+
+def test_two_high_days_are_not_an_alert_three_are() -> None:
+    base = list(np.random.default_rng(5).normal(60.0, 1.5, 30))
+    two = np.array([[*base, 70.0, 70.0, 60.0, 60.0]])
+    assert an.rhr_elevated(two, an.AnomalyRules())[0].client.size == 0
+    three = np.array([[*base, 70.0, 70.0, 70.0, 60.0]])
+    runs = an.rhr_elevated(three, an.AnomalyRules())[0]
+    assert (runs.start.tolist(), runs.end.tolist()) == ([30], [32])
+
+
+def test_point_in_time_and_dedup_keys_are_stable(make_daily) -> None:  # type: ignore[no-untyped-def]
+    data = _clinic(make_daily)
+    before = an.detect_anomalies(data, dt.date(2024, 2, 22))
+    later = an.detect_anomalies(data, AS_OF)
+    assert before.loc[before["kind"] == "rhr_elevated", "window_end"].tolist() == [
+        dt.date(2024, 2, 22)
+    ]  # the episode so far
+    assert set(before["dedup_key"]) <= set(later["dedup_key"])
+
+
+def test_crisis_reading_is_urgent() -> None:
+    at = pd.Timestamp("2024-03-01 08:00", tz="UTC")
+    data = pd.DataFrame(
+        {
+            "client_id": ["a", "a", "b", "b"],
+            "metric": ["8480-6", "8462-4", "8480-6", "8462-4"],
+            "value": [180.0, 121.0, 180.0, 120.0],
+            "observed_at": at,
+        }
+    )
+    alerts = an.detect_anomalies(data, AS_OF)
+    assert alerts[["client_id", "kind", "severity"]].values.tolist() == [
+        ["a", "hypertensive_crisis", "urgent"]
+    ]
+    assert "180/121" in alerts.loc[0, "explanation"]
+
+
+def test_find_runs() -> None:
+    mask = np.array([[True, True, False, True, True, True], [False] * 6])
+    runs = an.find_runs(mask, min_length=2)
+    assert runs.client.tolist() == [0, 0]
+    assert runs.start.tolist() == [0, 3] and runs.end.tolist() == [1, 5]
