@@ -22,7 +22,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from health_advisor.errors import InputError
-from health_advisor.ingest.adapters import parse_file
 from health_advisor.ingest.base import ParseResult
 from health_advisor.store import bulk, repositories
 from health_advisor.store.models import DataSource, Quarantine, Survey
@@ -64,6 +63,8 @@ def ingest_file(engine: Engine, path: Path, *, source: str = "auto") -> IngestRe
         known = repositories.source_by_sha(session=session, sha256=sha)
         if known is not None:
             return IngestReport(str(path), known.kind, sha, "unchanged", source_id=known.id)
+    from health_advisor.ingest.adapters import parse_file  # adapters pull in heavy parsers
+
     result = parse_file(path, source)
     with session_scope(engine) as session:
         return _store(session, path, sha, result)
