@@ -40,6 +40,10 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(sources_app, name="sources")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(catalog_app, name="catalog")
+features_app = typer.Typer(help="Feature store: snapshots, risk categories.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Anomaly alerts from personal baselines.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+app.add_typer(alerts_app, name="alerts")
 
 out = Console()
 err = Console(stderr=True)
@@ -150,13 +154,14 @@ def ingest(
     if json_out:
         emit_json([_asdict(r) for r in reports])
         return
-    table = Table("file", "kind", "status", "measurements", "duplicates", "quarantined")
+    table = Table("file", "kind", "status", "records", "stored", "duplicates", "quarantined")
     for r in reports:
         table.add_row(
             Path(r.path).name,
             r.kind,
             r.status,
-            str(r.measurements),
+            str(r.records_read),
+            str(r.measurements + r.interactions + r.surveys),
             str(r.duplicates),
             str(r.quarantined),
         )
@@ -369,6 +374,113 @@ def catalog_list(
     out.print(table)
 
 
+# --------------------------------------------------------------------------- features
+
+
+@features_app.command("build")
+def features_build(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: the latest data day).")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Materialise one snapshot per client as of a date, and the anomaly alerts."""
+    report = _build_features(engine(), as_of)
+    if json_out:
+        emit_json(_asdict(report))
+    else:
+        out.print(
+            f"features {report.feature_version} as of {report.as_of}: {report.clients} clients, "
+            f"{report.alerts_new} new alerts ({report.alerts_found} found)"
+        )
+
+
+def _build_features(eng: Engine, as_of: str | None) -> Any:
+    import datetime as dt
+
+    from health_advisor.errors import InputError
+    from health_advisor.features import service
+    from health_advisor.store import repositories
+    from health_advisor.store.session import session_scope
+
+    if as_of is None:
+        with session_scope(eng) as session:
+            latest = repositories.latest_observation(session=session)
+        if latest is None:
+            raise InputError("no measurements in the store: ingest data first")
+        day = latest.date()
+    else:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise InputError(f"--as-of: expected a date YYYY-MM-DD, got {as_of!r}") from None
+    return service.build(eng, as_of=day)
+
+
+@features_app.command("show")
+def features_show(
+    client: Annotated[str, typer.Argument(help="The client's id as the source gave it.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """The client's latest snapshot: features, risk per guideline with its reason."""
+    from health_advisor.features import service
+    from health_advisor.store.session import session_scope
+
+    with session_scope(engine()) as session:
+        snap = service.latest_snapshot(session, client_id=client)
+    if json_out:
+        emit_json(snap)
+        return
+    out.print(f"[bold]{client}[/] as of {snap['as_of']} (features {snap['feature_version']})")
+    table = Table("guideline", "category", "reason")
+    for key, result in snap["risk"].items():
+        table.add_row(key, result["category"], result["reason"])
+    out.print(table)
+
+
+@features_app.command("describe")
+def features_describe(json_out: JsonFlag = False) -> None:
+    """The feature registry: name, dtype, unit, description, sources, transformation."""
+    from health_advisor.features.registry import describe
+
+    specs = describe()
+    if json_out:
+        emit_json(specs)
+        return
+    table = Table("name", "dtype", "unit", "description")
+    for spec in specs:
+        table.add_row(
+            str(spec["name"]), str(spec["dtype"]), str(spec["unit"]), str(spec["description"])
+        )
+    out.print(table)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    client: Annotated[str | None, typer.Option("--client")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Stored anomaly alerts, newest first."""
+    from health_advisor.features import service
+    from health_advisor.store.session import session_scope
+
+    with session_scope(engine()) as session:
+        rows = service.client_alerts(session, client_id=client)
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("client", "severity", "kind", "window", "explanation")
+    for r in rows:
+        table.add_row(
+            r["client_id"],
+            r["severity"],
+            r["kind"],
+            f"{r['window_start']}..{r['window_end']}",
+            r["explanation"],
+        )
+    out.print(table)
+
+
 # --------------------------------------------------------------------------- demo
 
 
@@ -379,7 +491,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed")] = 42,
     json_out: JsonFlag = False,
 ) -> None:
-    """Upgrade the store, build a synthetic clinic, ingest it and summarise."""
+    """Upgrade the store, build a synthetic clinic, ingest it, build features, summarise."""
     from health_advisor.store import migrate, repositories
     from health_advisor.store.session import session_scope
 
@@ -388,7 +500,10 @@ def demo(
     catalog = _load_catalog(eng, None)
     clinic = settings().home / "demo-clinic"
     _synthesise(clinic, clients, days, seed, quiet=json_out)
-    reports = _ingest(eng, [clinic], "auto", quiet=json_out)
+    # The clinic's data folders; ground_truth/ is for evaluation and is never ingested.
+    data = [clinic / d for d in ("surveys", "seed", "fitbit", "fhir", "interactions")]
+    reports = _ingest(eng, data, "auto", quiet=json_out)
+    features = _build_features(eng, None)
     with session_scope(eng) as session:
         summary = {
             "clients": len(repositories.list_clients(session=session)),
@@ -396,6 +511,7 @@ def demo(
             "quarantined_by_reason": repositories.quarantine_by_reason(session=session),
             "files": len(reports),
             "catalog": catalog,
+            "features": _asdict(features),
         }
     if json_out:
         emit_json(summary)
@@ -411,6 +527,11 @@ def _named(totals: dict[str, int]) -> dict[str, int]:
 
 def _print_summary(summary: dict[str, Any]) -> None:
     out.print(f"[bold]Clients:[/] {summary['clients']}   files ingested: {summary['files']}")
+    f = summary["features"]
+    out.print(
+        f"[bold]Features[/] {f['feature_version']} as of {f['as_of']}: {f['clients']} snapshots, "
+        f"{f['alerts_found']} alerts"
+    )
     table = Table("metric", "measurements", title="Measurements per metric")
     for metric, n in summary["measurements_per_metric"].items():
         table.add_row(metric, f"{n:,}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -93,6 +94,10 @@ def measurement_counts(*, session: Session) -> dict[str, dict[str, int]]:
 def metric_totals(*, session: Session) -> dict[str, int]:
     rows = session.execute(select(Measurement.metric, func.count()).group_by(Measurement.metric))
     return {metric: n for metric, n in rows}
+
+
+def latest_observation(*, session: Session) -> datetime | None:
+    return session.scalar(select(func.max(Measurement.observed_at)))
 
 
 def source_by_sha(*, session: Session, sha256: str) -> DataSource | None:
