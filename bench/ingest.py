@@ -41,28 +41,34 @@ def canonical_rows(n: int, clients: int = 2_000, seed: int = 0) -> pd.DataFrame:
     client = rng.integers(0, clients, n)
     day = np.arange(n) // clients
     values = rng.normal(70, 8, n).round(1)
-    return pd.DataFrame({
-        "client_id": pd.array([f"{5_000_000_000 + c}" for c in client], dtype="string"),
-        "metric": pd.array(["8867-4"] * n, dtype="string"),
-        "value": values,
-        "unit": pd.array(["/min"] * n, dtype="string"),
-        "original_value": values,
-        "original_unit": pd.array(["/min"] * n, dtype="string"),
-        "observed_at": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(day * 60, "s"),
-        "source_record": pd.array([f"r{i}" for i in range(n)], dtype="string"),
-    })
+    return pd.DataFrame(
+        {
+            "client_id": pd.array([f"{5_000_000_000 + c}" for c in client], dtype="string"),
+            "metric": pd.array(["8867-4"] * n, dtype="string"),
+            "value": values,
+            "unit": pd.array(["/min"] * n, dtype="string"),
+            "original_value": values,
+            "original_unit": pd.array(["/min"] * n, dtype="string"),
+            "observed_at": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(day * 60, "s"),
+            "source_record": pd.array([f"r{i}" for i in range(n)], dtype="string"),
+        }
+    )
 
 
 def heartrate_file(path: Path, n: int, seed: int = 0) -> Path:
     """A file shaped like Fitbit's heartrate_seconds_merged.csv (CRLF, US dates)."""
     rng = np.random.default_rng(seed)
     ids = 1_503_960_366 + rng.integers(0, 14, n) * 1_000_003
-    stamps = pd.Timestamp("2016-04-12") + pd.to_timedelta(np.sort(rng.integers(0, 30 * 86400, n)), "s")
-    frame = pd.DataFrame({
-        "Id": ids,
-        "Time": stamps.strftime("%-m/%-d/%Y %-I:%M:%S %p"),
-        "Value": rng.normal(78, 12, n).clip(40, 190).round().astype(int),
-    })
+    stamps = pd.Timestamp("2016-04-12") + pd.to_timedelta(
+        np.sort(rng.integers(0, 30 * 86400, n)), "s"
+    )
+    frame = pd.DataFrame(
+        {
+            "Id": ids,
+            "Time": stamps.strftime("%-m/%-d/%Y %-I:%M:%S %p"),
+            "Value": rng.normal(78, 12, n).clip(40, 190).round().astype(int),
+        }
+    )
     frame.to_csv(path, index=False, lineterminator="\r\n")
     return path
 
@@ -141,17 +147,30 @@ def main() -> None:
 
 def _row(case: str, db: str, n: int, seconds: list[float]) -> dict[str, object]:
     median = statistics.median(seconds)
-    return {"case": case, "database": db, "rows": n, "seconds": seconds,
-            "median_s": round(median, 2), "rows_per_s": round(n / median),
-            "median_s_per_million": round(median / n * 1e6, 2)}
+    return {
+        "case": case,
+        "database": db,
+        "rows": n,
+        "seconds": seconds,
+        "median_s": round(median, 2),
+        "rows_per_s": round(n / median),
+        "median_s_per_million": round(median / n * 1e6, 2),
+    }
 
 
 def _report(results: list[dict[str, object]]) -> None:
     table = Table("case", "database", "rows", "median s", "s per 1M rows", "rows/s", "runs")
     for r in results:
         runs = ", ".join(f"{s:.1f}" for s in r["seconds"])  # type: ignore[attr-defined]
-        table.add_row(str(r["case"]), str(r["database"]), f"{r['rows']:,}", str(r["median_s"]),
-                      str(r["median_s_per_million"]), f"{r['rows_per_s']:,}", runs)
+        table.add_row(
+            str(r["case"]),
+            str(r["database"]),
+            f"{r['rows']:,}",
+            str(r["median_s"]),
+            str(r["median_s_per_million"]),
+            f"{r['rows_per_s']:,}",
+            runs,
+        )
     Console().print(table)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2))

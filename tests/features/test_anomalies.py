@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,12 @@ def test_injected_episode_raises_each_rule_for_the_sick_client_only(make_daily) 
     alerts = an.detect_anomalies(_clinic(make_daily), AS_OF)
     assert set(alerts["client_id"]) == {"sick"}
     by_kind = alerts.set_index("kind")
-    assert sorted(by_kind.index) == ["rhr_elevated", "sleep_debt", "steps_collapse"]
+    assert sorted(by_kind.index) == [
+        "possible_illness",
+        "rhr_elevated",
+        "sleep_debt",
+        "steps_collapse",
+    ]
     rhr = by_kind.loc["rhr_elevated"]
     assert (rhr["window_start"], rhr["window_end"]) == (dt.date(2024, 2, 20), dt.date(2024, 2, 25))
     assert rhr["severity"] == "warning" and rhr["metric"] == "40443-4"
@@ -84,3 +90,70 @@ def test_find_runs() -> None:
     runs = an.find_runs(mask, min_length=2)
     assert runs.client.tolist() == [0, 0]
     assert runs.start.tolist() == [0, 3] and runs.end.tolist() == [1, 5]
+
+
+def _series(
+    rng: np.random.Generator, days: int, clients: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ordinary (client, day) resting heart rate, steps and sleep."""
+    shape = (clients, days)
+    steps = np.exp(rng.normal(np.log(8000), 0.3, shape))
+    return rng.normal(62, 2, shape), steps, rng.normal(7.2, 0.6, shape)
+
+
+def test_possible_illness_flags_a_made_episode_and_stays_quiet_on_normal_series() -> None:
+    rules = an.AnomalyRules()
+    rhr, steps, sleep = _series(np.random.default_rng(3), 80, clients=40)
+    quiet = an.possible_illness(rhr, steps, sleep, rules).runs
+    assert quiet.client.size <= 2  # 40 clients x 80 days of ordinary variation
+    rhr[:, 50:56] += 7.0
+    steps[:, 50:56] *= 0.5
+    sleep[:, 50:56] += 1.0
+    found = an.possible_illness(rhr, steps, sleep, rules).runs
+    on_episode = (found.start <= 55) & (found.end >= 50)
+    assert set(found.client[on_episode]) == set(range(40))
+
+
+def test_possible_illness_without_heart_rate_uses_steps_and_sleep() -> None:
+    _, steps, sleep = _series(np.random.default_rng(4), 70)
+    steps[:, 45:52] *= 0.4
+    sleep[:, 45:52] += 1.2
+    none = np.full((1, 70), np.nan)
+    found = an.possible_illness(none, steps, sleep, an.AnomalyRules())
+    assert found.runs.client.size == 1
+    assert found.runs.start[0] >= 40 and found.runs.end[0] <= 53
+    assert np.isnan(found.means["rhr"][0])
+    assert found.means["steps"][0] < 0.75 * found.baselines["steps"][0]
+    assert found.means["sleep"][0] > found.baselines["sleep"][0] + 0.5
+
+
+def test_possible_illness_alert_explains_each_signal(make_daily) -> None:  # type: ignore[no-untyped-def]
+    alerts = an.detect_anomalies(_clinic(make_daily), AS_OF)
+    ill = alerts.loc[alerts["kind"] == "possible_illness"].iloc[0]
+    assert ill["client_id"] == "sick" and ill["severity"] == "warning"
+    assert ill["metric"] == "41950-7"  # steps at 0.3 x usual: the largest departure in z
+    text = ill["explanation"]
+    assert re.search(r"resting heart rate \d+ /min \(usual \d+\); steps \d+ a day", text)
+    assert re.search(r"sleep [\d.]+ h \(usual [\d.]+\)\.", text)
+    assert ill["window_start"] <= dt.date(2024, 2, 20) <= ill["window_end"]
+
+
+def test_one_short_outlier_night_is_not_an_illness() -> None:
+    rhr, steps, sleep = _series(np.random.default_rng(8), 60)
+    sleep[:, 40] = 17.0  # a single extreme night
+    found = an.possible_illness(rhr, steps, sleep, an.AnomalyRules())
+    assert found.runs.client.size == 0
+
+
+def test_reruns_a_week_apart_raise_the_same_keys(make_daily) -> None:  # type: ignore[no-untyped-def]
+    data = _clinic(make_daily)
+    first = an.detect_anomalies(data, dt.date(2024, 3, 3), history_days=30)
+    second = an.detect_anomalies(data, AS_OF, history_days=30)
+    assert set(first["dedup_key"]) == set(second["dedup_key"])
+
+
+def test_merge_runs_joins_close_spells_of_one_client_only() -> None:
+    runs = an.Runs(np.array([0, 0, 0, 1]), np.array([2, 10, 30, 12]), np.array([5, 12, 31, 14]))
+    merged = an.merge_runs(runs, max_gap=7)
+    assert merged.client.tolist() == [0, 0, 1]
+    assert merged.start.tolist() == [2, 30, 12] and merged.end.tolist() == [12, 31, 14]

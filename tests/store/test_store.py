@@ -19,8 +19,9 @@ EMAIL = "rosa.quispe@example.pe"
 
 
 def _source(session) -> int:  # type: ignore[no-untyped-def]
-    src = DataSource(kind="csv", file_name="x.csv", sha256="0" * 64, size_bytes=1,
-                     parser_version="1")
+    src = DataSource(
+        kind="csv", file_name="x.csv", sha256="0" * 64, size_bytes=1, parser_version="1"
+    )
     session.add(src)
     session.flush()
     return src.id
@@ -29,8 +30,17 @@ def _source(session) -> int:  # type: ignore[no-untyped-def]
 def test_migrations_reach_head_with_every_table(engine: Engine) -> None:
     assert migrate.current_revision(engine) == migrate.head_revision()
     tables = set(inspect(engine).get_table_names())
-    assert {"clients", "consents", "measurements", "data_sources", "quarantine",
-            "interventions", "catalog_versions", "interactions", "surveys"} <= tables
+    assert {
+        "clients",
+        "consents",
+        "measurements",
+        "data_sources",
+        "quarantine",
+        "interventions",
+        "catalog_versions",
+        "interactions",
+        "surveys",
+    } <= tables
 
 
 def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
@@ -39,8 +49,15 @@ def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
 
 def test_personal_fields_are_not_stored_in_plaintext(engine: Engine, settings: Settings) -> None:
     with session_scope(engine) as session:
-        session.add(Client(external_id="c1", name=NAME, email=EMAIL, phone="+51 987 654 321",
-                           birth_date=date(1970, 5, 1)))
+        session.add(
+            Client(
+                external_id="c1",
+                name=NAME,
+                email=EMAIL,
+                phone="+51 987 654 321",
+                birth_date=date(1970, 5, 1),
+            )
+        )
     with engine.connect() as conn:
         raw = conn.execute(text("SELECT name, email, phone, birth_date FROM clients")).one()
     for blob, plain in zip(raw, [NAME, EMAIL, "987 654 321", "1970-05-01"], strict=True):
@@ -61,8 +78,11 @@ def test_wrong_key_cannot_read_personal_fields(settings: Settings, tmp_path) -> 
     migrate.upgrade(eng)
     with session_scope(eng) as session:
         session.add(Client(external_id="c1", name=NAME))
-    other = Settings(home=settings.home, env="test",
-                     encryption_key="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
+    other = Settings(
+        home=settings.home,
+        env="test",
+        encryption_key="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
+    )
     eng2 = make_engine(other)
     with pytest.raises(ConfigurationError, match="cannot decrypt"), session_scope(eng2) as s:
         repositories.get_client(session=s, external_id="c1")
@@ -74,10 +94,19 @@ def test_datetimes_come_back_aware_in_utc(engine: Engine) -> None:
         client = Client(external_id="c1")
         session.add(client)
         session.flush()
-        session.add(Measurement(client_id=client.id, metric="8867-4", value=61, unit="/min",
-                                original_value=61, original_unit="/min",
-                                observed_at=datetime(2024, 3, 1, 7, 30, tzinfo=lima),
-                                source_id=_source(session), source_record="r1"))
+        session.add(
+            Measurement(
+                client_id=client.id,
+                metric="8867-4",
+                value=61,
+                unit="/min",
+                original_value=61,
+                original_unit="/min",
+                observed_at=datetime(2024, 3, 1, 7, 30, tzinfo=lima),
+                source_id=_source(session),
+                source_record="r1",
+            )
+        )
     with session_scope(engine) as session:
         stamp = session.scalar(select(Measurement.observed_at))
     assert stamp == datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
@@ -87,17 +116,19 @@ def test_bulk_insert_skips_rows_already_stored(engine: Engine) -> None:
     with session_scope(engine) as session:
         ids = repositories.client_ids(session=session, external_ids=["a", "b"])
         source_id = _source(session)
-    frame = pd.DataFrame({
-        "client_id": [ids["a"], ids["a"], ids["b"]],
-        "metric": ["41950-7"] * 3,
-        "value": [1000.0, 2000.0, 3000.0],
-        "unit": ["/d"] * 3,
-        "original_value": [1000.0, 2000.0, 3000.0],
-        "original_unit": ["steps"] * 3,
-        "observed_at": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01"], utc=True),
-        "source_id": source_id,
-        "source_record": ["r1", "r2", "r3"],
-    })
+    frame = pd.DataFrame(
+        {
+            "client_id": [ids["a"], ids["a"], ids["b"]],
+            "metric": ["41950-7"] * 3,
+            "value": [1000.0, 2000.0, 3000.0],
+            "unit": ["/d"] * 3,
+            "original_value": [1000.0, 2000.0, 3000.0],
+            "original_unit": ["steps"] * 3,
+            "observed_at": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01"], utc=True),
+            "source_id": source_id,
+            "source_record": ["r1", "r2", "r3"],
+        }
+    )
     with session_scope(engine) as session:
         assert bulk.insert_measurements(session.connection(), frame) == 3
     with session_scope(engine) as session:
