@@ -157,3 +157,37 @@ def test_merge_runs_joins_close_spells_of_one_client_only() -> None:
     merged = an.merge_runs(runs, max_gap=7)
     assert merged.client.tolist() == [0, 0, 1]
     assert merged.start.tolist() == [2, 30, 12] and merged.end.tolist() == [12, 31, 14]
+
+
+def test_sleep_debt_before_any_baseline_still_explains_itself(make_daily) -> None:  # type: ignore[no-untyped-def]
+    short = make_daily("short", "sleep_duration", np.full(12, 5.0))
+    alerts = an.detect_anomalies(short, dt.date(2024, 1, 12))
+    assert alerts["kind"].tolist() == ["sleep_debt"]
+    assert alerts.loc[0, "explanation"].startswith("Sleep averaged 5 h a night over these")
+    assert np.isnan(alerts.loc[0, "baseline"])
+
+
+def test_possible_illness_without_a_sleep_baseline_still_explains() -> None:
+    from health_advisor.features.cube import DailyCube
+
+    cube = DailyCube(
+        np.array(["c1"], dtype=object),
+        np.datetime64("2025-01-01"),
+        ("41950-7",),
+        np.zeros((1, 1, 10), dtype=np.float32),
+    )
+    runs = an.Runs(np.array([0]), np.array([2]), np.array([5]))
+    found = an.IllnessRuns(
+        runs=runs,
+        peak=np.array([5.0]),
+        means={"rhr": np.array([np.nan]), "steps": np.array([5015.2]), "sleep": np.array([6.6])},
+        baselines={
+            "rhr": np.array([np.nan]),
+            "steps": np.array([7248.0]),
+            "sleep": np.array([np.nan]),
+        },
+        z_means={"rhr": np.array([np.nan]), "steps": np.array([2.0]), "sleep": np.array([np.nan])},
+    )
+    text = an._illness_frame(cube, found, an.AnomalyRules())["explanation"].iloc[0]
+    assert isinstance(text, str)
+    assert "steps 5015 a day (usual 7248)" in text and "sleep 6.6 h" in text

@@ -87,7 +87,7 @@ def build(engine: Engine, *, as_of: dt.date) -> BuildReport:
         clients = load_clients(session)
         snapshots = build_snapshots(measurements, clients, as_of)
         alerts = detect_anomalies(measurements, as_of)
-        ids = dict(session.execute(select(Client.external_id, Client.id)).tuples().all())
+        ids = dict(session.execute(select(Client.external_id, Client.id)).all())
         _store_snapshots(session, snapshots, ids, as_of)
         new_alerts = _store_alerts(session, alerts, ids)
     return BuildReport(
@@ -136,10 +136,23 @@ def _store_alerts(session: Session, alerts: pd.DataFrame, ids: dict[str, int]) -
         }
         for a in alerts.to_dict(orient="records")
     ]
+    keys = [r["dedup_key"] for r in rows]
+    known = set(session.scalars(select(Alert.dedup_key).where(Alert.dedup_key.in_(keys))))
     dialect = session.get_bind().dialect.name
     upsert = postgresql.insert(Alert) if dialect == "postgresql" else sqlite.insert(Alert)
-    result = session.execute(upsert.on_conflict_do_nothing(index_elements=["dedup_key"]), rows)
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+    # An alert still in progress grows: keep its first start (the key), update the rest.
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["dedup_key"],
+            set_={
+                "window_end": upsert.excluded.window_end,
+                "severity": upsert.excluded.severity,
+                "explanation": upsert.excluded.explanation,
+            },
+        ),
+        rows,
+    )
+    return len(set(keys) - known)
 
 
 def latest_snapshot(session: Session, *, client_id: str) -> dict[str, Any]:
@@ -183,7 +196,7 @@ def client_alerts(session: Session, *, client_id: str | None = None) -> list[dic
             "explanation": a.explanation,
             "acknowledged": a.acknowledged_at is not None,
         }
-        for a, ext in session.execute(query).tuples()
+        for a, ext in session.execute(query)
     ]
 
 

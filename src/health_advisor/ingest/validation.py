@@ -23,19 +23,44 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from health_advisor.core.metrics import ALIASES, BY_CODE, name_for
 from health_advisor.core.units import convert_series
 from health_advisor.errors import MalformedFileError
 from health_advisor.ingest.base import MEASUREMENT_COLUMNS, QuarantinedRecord
+
+
+def _import_pandera() -> Any:
+    """``pandera.pandas``, without pandera's eager ``import pyspark.pandas``.
+
+    pandera's package init imports pandas-on-Spark whenever pyspark is installed (we
+    install it for :class:`~health_advisor.recommender.spark_als.SparkALS`) only to patch
+    its type hints. We never use pandas-on-Spark, and that import is slow and warns under
+    pandas 3, so it is made to fail (pandera catches the ImportError) while pandera loads.
+    """
+    blocked = "pyspark.pandas" not in sys.modules
+    if blocked:
+        sys.modules["pyspark.pandas"] = None  # type: ignore[assignment]
+    try:
+        import pandera.pandas as pandera_pandas
+    finally:
+        if blocked:
+            del sys.modules["pyspark.pandas"]
+    return pandera_pandas
+
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+else:
+    pa = _import_pandera()
 
 __all__ = [
     "DEFAULT_TIMEZONE",

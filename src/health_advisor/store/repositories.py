@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -124,10 +125,10 @@ def list_quarantine(
 
 
 def quarantine_by_reason(*, session: Session) -> dict[str, int]:
-    """Counts by reason kind: the reason text up to its first colon."""
+    """Counts by reason kind: the reason up to its first colon, with numbers as N."""
     counts: dict[str, int] = {}
     for (reason,) in session.execute(select(Quarantine.reason)):
-        kind = reason.split(":", 1)[0]
+        kind = re.sub(r"\d+(\.\d+)?", "N", reason.split(":", 1)[0])
         counts[kind] = counts.get(kind, 0) + 1
     return counts
 
