@@ -56,3 +56,12 @@ def test_cli_does_not_import_heavy_libraries_to_start(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_model_list_on_a_fresh_home_is_empty_and_rollback_explains(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    listed = run(home, "model", "list", "--json")
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, [])
+    rollback = run(home, "model", "rollback")
+    assert rollback.returncode == 1
+    assert "train a model first" in rollback.stderr

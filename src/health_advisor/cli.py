@@ -44,6 +44,8 @@ features_app = typer.Typer(help="Feature store: snapshots, risk categories.", no
 alerts_app = typer.Typer(help="Anomaly alerts from personal baselines.", no_args_is_help=True)
 app.add_typer(features_app, name="features")
 app.add_typer(alerts_app, name="alerts")
+model_app = typer.Typer(help="Model versions in the MLflow registry.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 out = Console()
 err = Console(stderr=True)
@@ -479,6 +481,75 @@ def alerts_list(
             r["explanation"],
         )
     out.print(table)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _registry_client(create: bool = False) -> Any:
+    from health_advisor.recommender.tracking import connect
+
+    return connect(settings().resolved_mlflow_tracking_uri, create=create)
+
+
+@model_app.command("list")
+def model_list(json_out: JsonFlag = False) -> None:
+    """Registered model versions with their metrics; the champion is marked."""
+    from health_advisor.errors import ModelNotReady
+    from health_advisor.recommender.registry import list_versions
+
+    try:
+        versions = list_versions(client=_registry_client())
+    except ModelNotReady:
+        versions = []
+    if json_out:
+        emit_json(versions)
+        return
+    table = Table("version", "champion", "model", "holdout", "ndcg@10", "rmse", "created")
+    for v in versions:
+        m = v["metrics"]
+        table.add_row(
+            str(v["version"]),
+            "yes" if v["is_champion"] else "",
+            str(v["model_class"]),
+            str(v["holdout_id"]),
+            _fmt(m.get("ndcg_at_10")),
+            _fmt(m.get("rmse")),
+            str(v["created"])[:19],
+        )
+    out.print(table)
+
+
+def _fmt(value: Any) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+@model_app.command("promote")
+def model_promote(
+    version: Annotated[int, typer.Argument(help="The version to make champion.")],
+    reason: Annotated[str, typer.Option("--reason")] = "promoted by hand",
+    json_out: JsonFlag = False,
+) -> None:
+    """Make a version the champion by hand (recorded with the reason)."""
+    from health_advisor.recommender.registry import promote
+
+    replaced = promote(client=_registry_client(), version=version, by="cli", reason=reason)
+    if json_out:
+        emit_json({"champion": version, "replaced": replaced})
+    else:
+        out.print(f"version {version} is the champion (was {replaced})")
+
+
+@model_app.command("rollback")
+def model_rollback(json_out: JsonFlag = False) -> None:
+    """Give the champion back to the previous champion."""
+    from health_advisor.recommender.registry import rollback
+
+    restored = rollback(client=_registry_client(), by="cli")
+    if json_out:
+        emit_json({"champion": restored})
+    else:
+        out.print(f"version {restored} is the champion again")
 
 
 # --------------------------------------------------------------------------- demo

@@ -1,7 +1,8 @@
 """Settings: the only place configuration is read (environment, prefix HEALTH_ADVISOR_).
 
 Embedded defaults keep everything under ``./var`` (or ``HEALTH_ADVISOR_HOME``): a SQLite
-file, the MLflow file store and the personal-data encryption key, generated on first use.
+file, the MLflow tracking store (SQLite, artifacts beside it) and the personal-data
+encryption key, generated on first use.
 In production (``HEALTH_ADVISOR_ENV=production``) the key must come from the environment.
 """
 
@@ -33,6 +34,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'health_advisor.db').as_posix()}"
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve().as_posix()}"
+
+    @property
+    def model_cache(self) -> Path:
+        """Where the champion model's artifacts are downloaded for serving."""
+        return self.home / "serving"
 
     @property
     def key_file(self) -> Path:
