@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     encryption_key: str | None = Field(default=None, repr=False)
     mlflow_tracking_uri: str | None = None
+    spark_master: str = "local[*]"  # any Spark master URL for SparkALS
 
     @property
     def resolved_database_url(self) -> str:

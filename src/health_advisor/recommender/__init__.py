@@ -1,7 +1,8 @@
 """Recommenders: estimator-style models that predict how well a client will adhere to (and
 rate) each intervention, their baselines, the NumPy scorer used for serving, and evaluation.
 
-Importing this package does not import TensorFlow; only ``HybridMF.fit``/``load`` do.
+Importing this package imports neither TensorFlow nor pyspark; only fitting (or loading a
+Keras model) does.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from health_advisor.recommender.base import NotFittedError, Recommender
 from health_advisor.recommender.baselines import BiasBaseline, PopularityBaseline, RulesBaseline
 from health_advisor.recommender.keras_hybrid import HybridMF
 from health_advisor.recommender.scorer import NumpyScorer
+from health_advisor.recommender.spark_als import SparkALS
 
 __all__ = [
     "BiasBaseline",
@@ -19,4 +21,5 @@ __all__ = [
     "PopularityBaseline",
     "Recommender",
     "RulesBaseline",
+    "SparkALS",
 ]
