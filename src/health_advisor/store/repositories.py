@@ -125,10 +125,10 @@ def list_quarantine(
 
 
 def quarantine_by_reason(*, session: Session) -> dict[str, int]:
-    """Counts by reason kind: the reason up to its first colon, with numbers as N."""
+    """Counts by reason kind: the reason up to its first colon, line numbers as N."""
     counts: dict[str, int] = {}
     for (reason,) in session.execute(select(Quarantine.reason)):
-        kind = re.sub(r"\d+(\.\d+)?", "N", reason.split(":", 1)[0])
+        kind = re.sub(r"\bline \d+", "line N", reason.split(":", 1)[0])
         counts[kind] = counts.get(kind, 0) + 1
     return counts
 
