@@ -486,6 +486,38 @@ def alerts_list(
 # --------------------------------------------------------------------------- models
 
 
+@app.command("train")
+def train(
+    model: Annotated[str, typer.Option("--model", help="hybrid|baseline|spark-als")] = "hybrid",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    json_out: JsonFlag = False,
+) -> None:
+    """Fit on the stored interactions, evaluate on a holdout against the baselines, log to
+    MLflow and promote the new version only if it beats the champion (quality gate)."""
+    report = _train(engine(), model, seed)
+    if json_out:
+        emit_json(_asdict(report))
+        return
+    table = Table("model", "warm NDCG@10", "cold NDCG@10", "warm RMSE", title="Holdout")
+    rows = {model: report.metrics, **report.baselines}
+    for name, m in rows.items():
+        table.add_row(
+            name,
+            _fmt(m.get("warm.ndcg_at_10")),
+            _fmt(m.get("cold.ndcg_at_10")),
+            _fmt(m.get("warm.rmse")),
+        )
+    out.print(table)
+    verdict = "promoted to champion" if report.promoted else "not promoted"
+    out.print(f"version {report.version}: {verdict} ({report.gate_reason})")
+
+
+def _train(eng: Engine, model: str, seed: int) -> Any:
+    from health_advisor.recommender.training import train as train_model
+
+    return train_model(eng, settings(), model_name=model, seed=seed)
+
+
 def _registry_client(create: bool = False) -> Any:
     from health_advisor.recommender.tracking import connect
 
