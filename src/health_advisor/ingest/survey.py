@@ -27,6 +27,7 @@ from health_advisor.errors import MalformedFileError
 from health_advisor.ingest.base import ClientRecord, ParseResult, QuarantinedRecord
 from health_advisor.ingest.validation import (
     DEFAULT_TIMEZONE,
+    RAW_COLUMNS,
     normalise,
     parse_iso_times,
     read_text,
@@ -97,22 +98,11 @@ def parse(
         result.surveys.append(answers)
         if clean["stress_level"]:
             stress.append(_stress_row(clean, answers, start, lines[start - 1]))
-    raw = pd.DataFrame(stress, columns=[*_STRESS, "raw"])
+    raw = pd.DataFrame(stress, columns=[*RAW_COLUMNS, "raw"])
     raw["observed_at"] = pd.to_datetime(raw["observed_at"], utc=True).dt.as_unit("ns")
     result.measurements, rejected = normalise(raw, origin=str(path), now=now)
     result.quarantine += rejected
     return result
-
-
-_STRESS = (
-    "client_id",
-    "metric",
-    "original_value",
-    "original_unit",
-    "observed_at",
-    "source_record",
-    "line",
-)
 
 
 def _stress_row(
