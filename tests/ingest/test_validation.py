@@ -156,3 +156,24 @@ def test_read_csv_line_numbers_follow_quoted_newlines_and_blank_lines(tmp_path: 
     assert frame["a"].tolist() == ["1", "3"]
     assert lines.tolist() == [2, 5]
     assert source(5) == "3,4"
+
+
+def test_validation_does_not_import_pandas_on_spark_even_after_pyspark() -> None:
+    """pandera would import pyspark.pandas (slow; warns under pandas 3) once pyspark is
+    loaded, e.g. after a SparkALS fit in the same process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pyspark, pandas as pd\n"
+        "from health_advisor.ingest import validation as v\n"
+        "raw = pd.DataFrame({'client_id': ['a'], 'metric': ['8867-4'], 'original_value': [70],"
+        " 'original_unit': ['/min'], 'observed_at': pd.to_datetime(['2024-01-01'], utc=True),"
+        " 'source_record': ['r'], 'line': [2], 'raw': ['x']})\n"
+        "good, bad = v.normalise(raw, origin='x')\n"
+        "assert len(good) == 1 and 'pyspark.pandas' not in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -43,13 +43,16 @@ def _import_pandera() -> Any:
 
     pandera's package init imports pandas-on-Spark whenever pyspark is installed (we
     install it for :class:`~health_advisor.recommender.spark_als.SparkALS`) only to patch
-    its type hints. We never use pandas-on-Spark, and that import is slow and warns under
-    pandas 3, so it is made to fail (pandera catches the ImportError) while pandera loads.
+    its type hints, and its pandas check backend imports it again at the first
+    ``validate`` if pyspark is loaded by then (after a Spark fit in the same process). We
+    never use pandas-on-Spark, and that import is slow and warns under pandas 3, so it is
+    made to fail (pandera catches the ImportError) while pandera and its check backend load.
     """
     blocked = "pyspark.pandas" not in sys.modules
     if blocked:
         sys.modules["pyspark.pandas"] = None  # type: ignore[assignment]
     try:
+        import pandera.backends.pandas.builtin_checks  # noqa: F401  (registers checks now)
         import pandera.pandas as pandera_pandas
     finally:
         if blocked:
