@@ -160,3 +160,18 @@ def test_synthetic_clinic_round_trip(engine: Engine, tmp_path: Path) -> None:
     assert len(named) == 12
     assert count(engine, Interaction) > 0
     shutil.rmtree(out)
+
+
+def test_folders_are_expanded_relative_to_themselves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "a" / "data"
+    (folder / ".hidden").mkdir(parents=True)
+    (folder / "x.csv").write_text("x")
+    (folder / ".hidden" / "y.csv").write_text("y")
+    (folder / "notes.txt").write_text("z")
+    relative = Path("..") / folder.relative_to(tmp_path)  # a path that starts with ".."
+    inside = tmp_path / "b"
+    inside.mkdir()
+    monkeypatch.chdir(inside)
+    assert service.expand_paths([relative]) == [relative / "x.csv"]

@@ -91,7 +91,9 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and _wanted(p))
+            files.extend(
+                p for p in sorted(path.rglob("*")) if p.is_file() and _wanted(p.relative_to(path))
+            )
         elif path.exists():
             files.append(path)
         else:
@@ -99,9 +101,10 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _wanted(path: Path) -> bool:
-    hidden = any(part.startswith(".") for part in path.parts)
-    return not hidden and path.suffix.lower() in {".csv", ".json", ".xml", ".ndjson"}
+def _wanted(relative: Path) -> bool:
+    """A data file inside a given folder: not hidden (below the folder), a known suffix."""
+    hidden = any(part.startswith(".") for part in relative.parts)
+    return not hidden and relative.suffix.lower() in {".csv", ".json", ".xml", ".ndjson"}
 
 
 def _store(session: Session, path: Path, sha: str, result: ParseResult) -> IngestReport:
