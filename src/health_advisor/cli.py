@@ -512,6 +512,30 @@ def train(
     out.print(f"version {report.version}: {verdict} ({report.gate_reason})")
 
 
+@app.command("evaluate")
+def evaluate(
+    truth: Annotated[
+        Path | None,
+        typer.Option("--truth", help="A synthetic clinic folder: adds the oracle comparison."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    json_out: JsonFlag = False,
+) -> None:
+    """The champion against the baselines on the current holdout (warm and cold-start)."""
+    from health_advisor.recommender.evaluation import render_report
+    from health_advisor.recommender.training import evaluate as evaluate_champion
+
+    report, facts = evaluate_champion(engine(), settings(), truth_dir=truth, seed=seed)
+    if json_out:
+        emit_json({**facts, "report": report.to_dict(orient="records")})
+        return
+    out.print(
+        render_report(
+            report, title=f"Champion v{facts['champion_version']} on holdout {facts['holdout_id']}"
+        )
+    )
+
+
 def _train(eng: Engine, model: str, seed: int) -> Any:
     from health_advisor.recommender.training import train as train_model
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Engine
 
 from health_advisor.config import Settings
-from health_advisor.errors import InputError
+from health_advisor.errors import InputError, ModelNotReady
 from health_advisor.ingest.service import ingest_paths
 from health_advisor.recommender.registry import list_versions
 from health_advisor.recommender.tracking import connect
-from health_advisor.recommender.training import train
+from health_advisor.recommender.training import evaluate, train
 from health_advisor.synth import generate_clinic
 
 pytestmark = pytest.mark.slow
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def stored_clinic(engine: Engine, tmp_path: Path) -> Engine:
+    """A 40-client synthetic clinic ingested into the store (its folder: tmp_path/clinic)."""
     if engine.dialect.name != "sqlite":
         pytest.skip("training reads through the same store functions tested on both databases")
     out = tmp_path / "clinic"
@@ -40,6 +41,23 @@ def test_first_model_becomes_champion_and_an_equal_one_is_refused(
     assert not second.promoted and "does not beat" in second.gate_reason
     versions = list_versions(client=connect(settings.resolved_mlflow_tracking_uri))
     assert [v["is_champion"] for v in versions] == [True, False]
+
+
+def test_evaluate_compares_the_champion_with_baselines_and_the_oracle(
+    stored_clinic: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    with pytest.raises(ModelNotReady):
+        evaluate(stored_clinic, settings)
+    trained = train(stored_clinic, settings, model_name="baseline")
+    report, facts = evaluate(stored_clinic, settings, truth_dir=tmp_path / "clinic")
+    assert facts == {"champion_version": 1, "holdout_id": trained.holdout_id}
+    assert {"champion", "bias", "popularity", "rules", "oracle"} <= set(report["model"])
+    ratio = report[(report["model"] == "oracle") & (report["metric"] == "oracle_ndcg@10")]
+    assert set(ratio["value"].round(6)) == {1.0}
+    champion = report[(report["model"] == "champion") & (report["metric"] == "rmse")]
+    bias = report[(report["model"] == "bias") & (report["metric"] == "rmse")]
+    # The champion is a BiasBaseline trained on the same split: the same figures.
+    assert champion["value"].tolist() == pytest.approx(bias["value"].tolist())
 
 
 def test_training_without_interactions_is_a_clear_error(engine: Engine, settings: Settings) -> None:

@@ -338,6 +338,17 @@ def load_champion(
     Artifacts are downloaded once per version into ``dest/v<version>-<run id>``;
     raises :class:`ModelNotReady` when no champion exists.
     """
+    folder, version = champion_folder(client=client, dest=dest, name=name)
+    document = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
+    if document.get("class") == "HybridMF":
+        return NumpyScorer.load(folder), version
+    return Recommender.load(folder), version
+
+
+def champion_folder(
+    *, client: MlflowClient, dest: Path, name: str = MODEL_NAME
+) -> tuple[Path, int]:
+    """The champion's saved model folder (downloaded under ``dest``) and its version."""
     version = champion_version(client=client, name=name)
     if version is None:
         raise ModelNotReady(
@@ -345,11 +356,7 @@ def load_champion(
             "or promote a version (health-advisor model promote VERSION)"
         )
     model_version = client.get_model_version_by_alias(name, CHAMPION)
-    folder = _download(client, model_version, Path(dest))
-    document = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
-    if document.get("class") == "HybridMF":
-        return NumpyScorer.load(folder), version
-    return Recommender.load(folder), version
+    return _download(client, model_version, Path(dest)), version
 
 
 def _download(client: MlflowClient, model_version: ModelVersion, dest: Path) -> Path:

@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -116,6 +117,45 @@ def make_model(name: str, settings: Settings) -> Any:
     if name == "spark-als":
         return SparkALS(master=settings.spark_master)
     raise InputError(f"--model: expected one of {', '.join(MODELS)}, got {name!r}")
+
+
+def evaluate(
+    engine: Engine, settings: Settings, *, truth_dir: Path | None = None, seed: int = 0
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The champion and the baselines on the current holdout (the split ``train`` uses).
+
+    With ``truth_dir`` (a synthetic clinic's folder) the report adds the NDCG@10 ratio to
+    the ground-truth oracle and RMSE against the noise floor; a real clinic has no truth.
+    Returns the long report and facts about it (champion version, holdout id).
+    """
+    from health_advisor.catalog import load_catalog
+    from health_advisor.recommender import BiasBaseline, PopularityBaseline, RulesBaseline
+    from health_advisor.recommender.base import Recommender
+    from health_advisor.recommender.datasets import build_datasets, guideline_rule, load_truth
+    from health_advisor.recommender.evaluation import evaluate_models, temporal_split
+    from health_advisor.recommender.registry import champion_folder
+    from health_advisor.recommender.tracking import connect
+
+    client = connect(settings.resolved_mlflow_tracking_uri, create=False)
+    folder, version = champion_folder(client=client, dest=settings.model_cache)
+    champion = Recommender.load(folder)
+    data = build_datasets(clinic_from_store(engine), load_catalog())
+    split = temporal_split(data.values, test_fraction=0.25, cold_fraction=0.1, seed=seed)
+    models: dict[str, Any] = {"champion": champion}
+    baselines = (
+        ("bias", BiasBaseline()),
+        ("popularity", PopularityBaseline()),
+        ("rules", RulesBaseline(rule=guideline_rule)),
+    )
+    for name, model in baselines:
+        models[name] = model.fit(split.train, data.client_features, data.item_features)
+    truth = load_truth(truth_dir) if truth_dir is not None else None
+    report = evaluate_models(models, split, truth, client_features=data.client_features)
+    facts = {
+        "champion_version": version,
+        "holdout_id": holdout_id(split.test, split.cold_clients),
+    }
+    return report, facts
 
 
 def train(
