@@ -66,8 +66,8 @@ def _root(
         str | None,
         typer.Option(
             "--database-url",
-            envvar="HEALTH_ADVISOR_DATABASE_URL",
-            help="SQLAlchemy URL of the store (default: SQLite under ./var).",
+            help="SQLAlchemy URL of the store (default: HEALTH_ADVISOR_DATABASE_URL, else "
+            "SQLite under ./var).",
         ),
     ] = None,
 ) -> None:
