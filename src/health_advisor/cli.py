@@ -490,11 +490,14 @@ def alerts_list(
 def train(
     model: Annotated[str, typer.Option("--model", help="hybrid|baseline|spark-als")] = "hybrid",
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    tune: Annotated[
+        int, typer.Option("--tune", min=0, help="Optuna trials before training (0: none).")
+    ] = 0,
     json_out: JsonFlag = False,
 ) -> None:
     """Fit on the stored interactions, evaluate on a holdout against the baselines, log to
     MLflow and promote the new version only if it beats the champion (quality gate)."""
-    report = _train(engine(), model, seed)
+    report = _train(engine(), model, seed, tune)
     if json_out:
         emit_json(_asdict(report))
         return
@@ -536,10 +539,10 @@ def evaluate(
     )
 
 
-def _train(eng: Engine, model: str, seed: int) -> Any:
+def _train(eng: Engine, model: str, seed: int, tune: int) -> Any:
     from health_advisor.recommender.training import train as train_model
 
-    return train_model(eng, settings(), model_name=model, seed=seed)
+    return train_model(eng, settings(), model_name=model, seed=seed, tune_trials=tune)
 
 
 def _registry_client(create: bool = False) -> Any:

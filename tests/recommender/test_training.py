@@ -63,3 +63,15 @@ def test_evaluate_compares_the_champion_with_baselines_and_the_oracle(
 def test_training_without_interactions_is_a_clear_error(engine: Engine, settings: Settings) -> None:
     with pytest.raises(InputError, match="no interactions"):
         train(engine, settings, model_name="baseline")
+
+
+def test_tuning_searches_on_the_training_rows_and_is_logged(
+    stored_clinic: Engine, settings: Settings
+) -> None:
+    report = train(stored_clinic, settings, model_name="baseline", tune_trials=2)
+    params = connect(settings.resolved_mlflow_tracking_uri).get_run(report.run_id).data.params
+    assert params["tune_trials"] == "2"
+    assert '"n_trials": 2' in params["tuning"]
+    assert float(params["reg_client"]) != 15.0  # the default was replaced by the search
+    with pytest.raises(InputError, match="--tune"):
+        train(stored_clinic, settings, model_name="spark-als", tune_trials=1)

@@ -106,14 +106,14 @@ def holdout_id(test: pd.DataFrame, cold_clients: Iterable[Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def make_model(name: str, settings: Settings) -> Any:
+def make_model(name: str, settings: Settings, params: dict[str, Any] | None = None) -> Any:
     from health_advisor.recommender import BiasBaseline, HybridMF, SparkALS
     from health_advisor.recommender.datasets import clinic_defaults
 
     if name == "hybrid":
-        return HybridMF(**clinic_defaults())
+        return HybridMF(**{**clinic_defaults(), **(params or {})})
     if name == "baseline":
-        return BiasBaseline()
+        return BiasBaseline(**(params or {}))
     if name == "spark-als":
         return SparkALS(master=settings.spark_master)
     raise InputError(f"--model: expected one of {', '.join(MODELS)}, got {name!r}")
@@ -158,10 +158,42 @@ def evaluate(
     return report, facts
 
 
+def tuned_params(
+    model_name: str, train_rows: pd.DataFrame, data: Any, *, trials: int, seed: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Optuna (seeded TPE) on a validation split carved from the training rows only, so
+    the holdout the gate compares on is never seen while tuning. Returns the best
+    parameters and the study's summary."""
+    from health_advisor.recommender.evaluation import temporal_split
+    from health_advisor.recommender.tuning import bias_space, hybrid_space, tune
+
+    spaces = {"hybrid": hybrid_space(), "baseline": bias_space}
+    if model_name not in spaces:
+        raise InputError(f"--tune: supported for {', '.join(spaces)}, not {model_name!r}")
+    inner = temporal_split(train_rows, test_fraction=0.25, cold_fraction=0.1, seed=seed + 1)
+    result = tune(
+        spaces[model_name],
+        inner,
+        n_trials=trials,
+        metric="ndcg@10",
+        segment="warm",
+        client_features=data.client_features,
+        item_features=data.item_features,
+        seed=seed,
+    )
+    return dict(result.best_params), result.summary()
+
+
 def train(
-    engine: Engine, settings: Settings, *, model_name: str = "hybrid", seed: int = 0
+    engine: Engine,
+    settings: Settings,
+    *,
+    model_name: str = "hybrid",
+    seed: int = 0,
+    tune_trials: int = 0,
 ) -> TrainReport:
-    """Fit, evaluate against the baselines, log to MLflow and apply the quality gate."""
+    """Fit, evaluate against the baselines, log to MLflow and apply the quality gate;
+    with ``tune_trials``, search the model's hyperparameters first (Optuna)."""
     from health_advisor.catalog import load_catalog
     from health_advisor.recommender import BiasBaseline, PopularityBaseline, RulesBaseline
     from health_advisor.recommender.datasets import build_datasets, guideline_rule
@@ -169,10 +201,14 @@ def train(
     from health_advisor.recommender.registry import promote_if_better
     from health_advisor.recommender.tracking import training_run
 
-    model = make_model(model_name, settings)
     catalog = load_catalog()
     data = build_datasets(clinic_from_store(engine), catalog)
     split = temporal_split(data.values, test_fraction=0.25, cold_fraction=0.1, seed=seed)
+    tuned: dict[str, Any] = {}
+    tuning: dict[str, Any] = {}
+    if tune_trials:
+        tuned, tuning = tuned_params(model_name, split.train, data, trials=tune_trials, seed=seed)
+    model = make_model(model_name, settings, tuned)
     hold = holdout_id(split.test, split.cold_clients)
     info = lineage(engine, catalog.version)
     models = {
@@ -189,7 +225,13 @@ def train(
         baselines = {name: _flat_metrics(report, name) for name in ("bias", "popularity", "rules")}
         logged = run.log_model(
             model,
-            params={"model": model_name, "seed": seed, **model.get_params()},
+            params={
+                "model": model_name,
+                "seed": seed,
+                "tune_trials": tune_trials,
+                **({"tuning": tuning} if tuning else {}),
+                **model.get_params(),
+            },
             metrics={
                 **metrics,
                 **{f"{b}.{k}": v for b, m in baselines.items() for k, v in m.items()},
