@@ -197,18 +197,18 @@ def clients_list(json_out: JsonFlag = False) -> None:
     from health_advisor.store.session import session_scope
 
     with session_scope(engine()) as session:
-        clients = repositories.list_clients(session=session)
+        clients = repositories.client_summaries(session=session)
         counts = repositories.measurement_counts(session=session)
         rows: list[dict[str, Any]] = [
             {
-                "client_id": c.external_id,
-                "sex": c.sex,
-                "birth_year": c.birth_year,
+                "client_id": ext,
+                "sex": sex,
+                "birth_year": birth_year,
                 "measurements": {
-                    name_for(code): n for code, n in sorted(counts.get(c.external_id, {}).items())
+                    name_for(code): n for code, n in sorted(counts.get(ext, {}).items())
                 },
             }
-            for c in clients
+            for ext, sex, birth_year in clients
         ]
     if json_out:
         emit_json(rows)
@@ -636,7 +636,7 @@ def demo(
     features = _build_features(eng, None)
     with session_scope(eng) as session:
         summary = {
-            "clients": len(repositories.list_clients(session=session)),
+            "clients": repositories.count_clients(session=session),
             "measurements_per_metric": _named(repositories.metric_totals(session=session)),
             "quarantined_by_reason": repositories.quarantine_by_reason(session=session),
             "files": len(reports),

@@ -146,3 +146,18 @@ def test_client_ids_create_missing_clients_once(engine: Engine) -> None:
         second = repositories.client_ids(session=session, external_ids=["y", "x", "z"])
         assert {k: second[k] for k in first} == first
         assert session.scalar(select(func.count()).select_from(Client)) == 3
+
+
+def test_client_summaries_and_count_do_not_need_the_key(engine: Engine, settings: Settings) -> None:
+    with session_scope(engine) as session:
+        session.add(Client(external_id="c1", name=NAME, sex="female", birth_year=1970))
+    other = Settings(
+        home=settings.home,
+        env="test",
+        encryption_key="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
+    )
+    url = engine.url.render_as_string(hide_password=False)
+    wrong_key = make_engine(other, url=url) if engine.dialect.name == "sqlite" else None
+    with session_scope(wrong_key or engine) as session:
+        assert repositories.client_summaries(session=session) == [("c1", "female", 1970)]
+        assert repositories.count_clients(session=session) == 1

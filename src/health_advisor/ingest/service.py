@@ -119,7 +119,9 @@ def _store(session: Session, path: Path, sha: str, result: ParseResult) -> Inges
     session.add(source)
     session.flush()
     ids = repositories.client_ids(session=session, external_ids=_client_ids_in(result))
-    repositories.update_client_details(session=session, records=[asdict(c) for c in result.clients])
+    repositories.update_client_details(
+        session=session, records=[asdict(c) for c in result.clients], ids=ids
+    )
     session.flush()
     conn = session.connection()
     measurements = _with_store_ids(result.measurements, ids, source.id)

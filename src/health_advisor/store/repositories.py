@@ -45,12 +45,19 @@ def client_ids(*, session: Session, external_ids: Iterable[str]) -> dict[str, in
     return found
 
 
-def update_client_details(*, session: Session, records: Sequence[Mapping[str, Any]]) -> None:
+def update_client_details(
+    *,
+    session: Session,
+    records: Sequence[Mapping[str, Any]],
+    ids: Mapping[str, int] | None = None,
+) -> None:
     """Fill personal fields from a source (``client_id`` plus any of name, email, phone,
-    birth_date, sex, deceased); a field the source leaves empty is kept."""
+    birth_date, sex, deceased); a field the source leaves empty is kept. ``ids`` (from
+    :func:`client_ids`) saves resolving the clients again."""
     if not records:
         return
-    ids = client_ids(session=session, external_ids=[r["client_id"] for r in records])
+    if ids is None:
+        ids = client_ids(session=session, external_ids=[r["client_id"] for r in records])
     clients = {c.id: c for c in _clients_by_pk(session, list(ids.values()))}
     for record in records:
         client = clients[ids[record["client_id"]]]
@@ -77,6 +84,16 @@ def get_client(*, session: Session, external_id: str) -> Client | None:
 
 def list_clients(*, session: Session) -> list[Client]:
     return list(session.scalars(select(Client).order_by(Client.external_id)))
+
+
+def client_summaries(*, session: Session) -> list[tuple[str, str | None, int | None]]:
+    """(external id, sex, birth year) of every client, without decrypting personal fields."""
+    query = select(Client.external_id, Client.sex, Client.birth_year).order_by(Client.external_id)
+    return [(ext, sex, year) for ext, sex, year in session.execute(query)]
+
+
+def count_clients(*, session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Client)) or 0)
 
 
 def measurement_counts(*, session: Session) -> dict[str, dict[str, int]]:
