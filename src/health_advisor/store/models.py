@@ -219,3 +219,177 @@ class Alert(Base):
     explanation: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# --------------------------------------------------------------------------- plans
+
+
+class Plan(Base):
+    """One version of a client's plan. A client's versions are numbered 1, 2, ...; at most
+    one is active. ``excluded`` and ``meta`` keep what the composer decided (exclusions by
+    hard rules, fallback reason, cold start, time budget) so the plan explains itself."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("client_id", "version", name="uq_plans_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    catalog_version: Mapped[str] = mapped_column(String(32))
+    excluded: Mapped[dict[str, Any]] = mapped_column(JSON)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    items: Mapped[list[PlanItem]] = relationship(
+        back_populates="plan", order_by="PlanItem.position", cascade="all, delete-orphan"
+    )
+
+
+class PlanItem(Base):
+    __tablename__ = "plan_items"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "intervention_id", name="uq_plan_items_intervention"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    intervention_id: Mapped[str] = mapped_column(String(64))
+    domain: Mapped[str] = mapped_column(String(16))
+    intensity: Mapped[str] = mapped_column(String(16))
+    weekly_minutes: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    predicted_adherence: Mapped[float] = mapped_column(Float)
+    expected_benefit: Mapped[float] = mapped_column(Float)
+    mandatory: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str] = mapped_column(String(16))  # composer | coordinator
+    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"items": [...]}
+    citation: Mapped[str] = mapped_column(Text, default="")
+
+    plan: Mapped[Plan] = relationship(back_populates="items")
+
+
+class PlanEvent(Base):
+    """The plan's audit trail: every transition and every edit, with author and time."""
+
+    __tablename__ = "plan_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CheckIn(Base):
+    """A client's weekly report on one plan item; it also becomes interactions."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("plan_item_id", "week_start", name="uq_checkins_week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_items.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    week_start: Mapped[date] = mapped_column(Date)
+    adherence_pct: Mapped[float] = mapped_column(Float)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    side_effects: Mapped[str | None] = mapped_column(EncryptedString("checkins.side_effects"))
+    note: Mapped[str | None] = mapped_column(EncryptedString("checkins.note"))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------- people
+
+
+class User(Base):
+    """A person who signs in: admin, coordinator, professional or client (then linked)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    display_name: Mapped[str | None] = mapped_column(EncryptedString("users.display_name"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClientAssignment(Base):
+    """Which coordinator looks after which client (object-level access)."""
+
+    __tablename__ = "client_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "client_id", name="uq_client_assignments_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RefreshToken(Base):
+    """A refresh token, stored as its SHA-256; revocable."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A key for machines (wearable bridges), stored hashed, with its scopes."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"scopes": ["ingest"]}
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    """Who read or changed whose data, when, from where. ``client_ref`` is the client's
+    external id as a plain string (no foreign key), so erasing a client keeps the trail."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(128))
+    client_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    source_address: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
