@@ -681,6 +681,16 @@ def _asdict(obj: Any) -> Any:
     return asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else obj
 
 
+def _register_subcommands() -> None:
+    from health_advisor.cli_plans import checkin_app, plan_app
+
+    app.add_typer(plan_app, name="plan")
+    app.add_typer(checkin_app, name="checkin")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 1."""
     try:

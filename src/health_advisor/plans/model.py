@@ -148,6 +148,22 @@ class Target:
         out["review_date"] = self.review_date.isoformat()
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Target:
+        """The inverse of :meth:`to_dict` (extra keys such as ``text`` are ignored)."""
+        return cls(
+            metric=data.get("metric"),
+            unit=data["unit"],
+            direction=data["direction"],
+            baseline=data.get("baseline"),
+            value=float(data["value"]),
+            goal=data.get("goal"),
+            weekly_change=data.get("weekly_change"),
+            start_date=dt.date.fromisoformat(data["start_date"]),
+            review_date=dt.date.fromisoformat(data["review_date"]),
+            rule=data["rule"],
+        )
+
 
 @dataclass(frozen=True)
 class PlanItem:
@@ -264,7 +280,7 @@ class ComposedPlan:
                 expected_benefit=float(i["expected_benefit"]),
                 mandatory=bool(i.get("mandatory", False)),
                 citation=i.get("citation", ""),
-                target=_target(i["target"]),
+                target=Target.from_dict(i["target"]),
                 reasons=tuple(Reason(r["kind"], r.get("params", {})) for r in i["reasons"]),
             )
             for i in data["items"]
@@ -290,18 +306,3 @@ class ComposedPlan:
             cold_start=bool(data.get("cold_start", False)),
             time_budget_min=data.get("time_budget_min"),
         )
-
-
-def _target(data: Mapping[str, Any]) -> Target:
-    return Target(
-        metric=data.get("metric"),
-        unit=data["unit"],
-        direction=data["direction"],
-        baseline=data.get("baseline"),
-        value=float(data["value"]),
-        goal=data.get("goal"),
-        weekly_change=data.get("weekly_change"),
-        start_date=dt.date.fromisoformat(data["start_date"]),
-        review_date=dt.date.fromisoformat(data["review_date"]),
-        rule=data["rule"],
-    )

@@ -1,0 +1,82 @@
+"""The champion model as the plan service sees it: adherence scores for one client.
+
+Loading the champion reads the MLflow registry (imported here, lazily) and the model's
+NumPy weights; TensorFlow is never imported. The loaded model is kept per process and
+per version, so the API pays the load once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from health_advisor.config import Settings
+from health_advisor.errors import ModelNotReady
+
+__all__ = ["ChampionScorer", "load_champion"]
+
+
+class ChampionScorer:
+    """Adapts a NumpyScorer (HybridMF) or a fitted Recommender to the plan service."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def _known(self) -> Any:
+        return self.model.clients if hasattr(self.model, "score_rows") else self.model.clients_
+
+    def knows(self, client_id: str) -> bool:
+        return bool(self._known().lookup([client_id])[0] >= 0)
+
+    def _encoder(self) -> Any:
+        if hasattr(self.model, "score_rows"):
+            return self.model.client_encoder
+        return self.model.client_encoder_
+
+    def _aligned(self, features: pd.DataFrame | None) -> pd.DataFrame | None:
+        """The columns the model was fitted with; one client's row lacks the snapshot
+        columns it has no value for, and the encoder treats missing numbers as the mean."""
+        encoder = self._encoder()
+        if features is None or encoder is None:
+            return None
+        return features.reindex(columns=[*encoder.numeric, *encoder.categorical])
+
+    def client_scores(self, client_id: str, features: pd.DataFrame | None) -> dict[str, float]:
+        features = self._aligned(features)
+        if hasattr(self.model, "score_rows"):  # NumpyScorer
+            scores = self.model.score_rows(self.model.rows([client_id], features))[0]
+            ids = self.model.item_ids
+        else:
+            scores = self.model.score_items([client_id], client_features=features)[0]
+            ids = self.model.items_.ids
+        return {str(i): float(s) for i, s in zip(ids, np.asarray(scores), strict=True)}
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, int], ChampionScorer] = {}
+
+
+def load_champion(settings: Settings) -> tuple[tuple[ChampionScorer, int] | None, str | None]:
+    """The champion (scorer, version), or (None, why) when none can be used.
+
+    ``why`` is ``no_model`` when nothing is registered yet.
+    """
+    from health_advisor.recommender import registry, tracking
+
+    uri = settings.resolved_mlflow_tracking_uri
+    try:
+        client = tracking.connect(uri, create=False)
+        version = registry.champion_version(client=client)
+        if version is None:
+            return None, "no_model"
+        with _lock:
+            cached = _cache.get((uri, version))
+            if cached is None:
+                model, version = registry.load_champion(client=client, dest=settings.model_cache)
+                cached = _cache[(uri, version)] = ChampionScorer(model)
+        return (cached, version), None
+    except ModelNotReady:
+        return None, "no_model"
