@@ -33,6 +33,17 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = create_engine(f"sqlite:///{home / 'health_advisor.db'}")
     with session_scope(engine) as session:
         session.add(User(username="doc", password_hash="x", role="professional"))
+    for client in json.loads(run(home, "clients", "list", "--json").stdout):
+        granted = run(
+            home,
+            "consent",
+            "add",
+            str(client["client_id"]),
+            "recommendations",
+            "--evidence",
+            "form",
+        )
+        assert granted.returncode == 0, granted.stderr
     engine.dispose()
     return home
 
@@ -112,6 +123,7 @@ def test_plan_errors_are_one_line(home: Path) -> None:
         ("plan", "generate", _client(home), "--lang", "fr"),
         ("checkin", "add", _client(home), "ex_yoga", "--adherence", "150"),
         ("plan", "approve", "1", "--by", "ghost"),
+        ("consent", "add", _client(home), "marketing", "--evidence", "x"),
     ):
         result = run(home, *args)
         assert result.returncode == 1, (args, result.stderr)

@@ -682,10 +682,17 @@ def _asdict(obj: Any) -> Any:
 
 
 def _register_subcommands() -> None:
+    from health_advisor.cli_people import consent_add, keys_app, serve, users_app
     from health_advisor.cli_plans import checkin_app, plan_app
 
     app.add_typer(plan_app, name="plan")
     app.add_typer(checkin_app, name="checkin")
+    app.add_typer(users_app, name="users")
+    app.add_typer(keys_app, name="api-keys")
+    app.command("serve")(serve)
+    consent_app = typer.Typer(help="Clients' consents (Ley 29733).", no_args_is_help=True)
+    consent_app.command("add")(consent_add)
+    app.add_typer(consent_app, name="consent")
 
 
 _register_subcommands()

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("var"))
     database_url: str | None = None
     encryption_key: str | None = Field(default=None, repr=False)
+    secret_key: str | None = Field(default=None, repr=False)  # signs access tokens
     mlflow_tracking_uri: str | None = None
     spark_master: str = "local[*]"  # any Spark master URL for SparkALS
 

@@ -12,6 +12,7 @@ from health_advisor.catalog import load_catalog
 from health_advisor.core.catalog import Catalog
 from health_advisor.features import service as features
 from health_advisor.ingest.service import ingest_paths
+from health_advisor.security.consent import RECOMMENDATIONS, record_consent
 from health_advisor.store import repositories
 from health_advisor.store.models import Client, FeatureSnapshot, Survey, User
 from health_advisor.store.session import session_scope
@@ -41,6 +42,8 @@ def stored(engine: Engine, clinic_dir: Path) -> Engine:
     assert latest is not None
     features.build(engine, as_of=latest.date())
     with session_scope(engine) as session:
+        for client in session.scalars(select(Client)):
+            record_consent(session, client, RECOMMENDATIONS, True, "intake form")
         first = session.scalar(select(Client).order_by(Client.external_id).limit(1))
         assert first is not None
         session.add_all(
@@ -77,6 +80,7 @@ def add_client(
         client = Client(external_id=external_id, sex="male", birth_year=1971)
         session.add(client)
         session.flush()
+        record_consent(session, client, RECOMMENDATIONS, True, "intake form")
         session.add(
             FeatureSnapshot(
                 client_id=client.id,

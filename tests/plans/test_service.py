@@ -57,6 +57,19 @@ def test_rules_only_plan_covers_every_domain_and_says_why(stored: Engine, catalo
     assert all({"intervention_id", "rule"} <= set(e) for e in doc["excluded"])
 
 
+def test_a_plan_needs_consent_for_recommendations(stored: Engine, catalog: Catalog) -> None:
+    from health_advisor.security.consent import RECOMMENDATIONS, record_consent
+    from health_advisor.store.models import Client
+
+    client = first_client(stored)
+    with session_scope(stored) as session:
+        row = session.scalar(select(Client).where(Client.external_id == client))
+        assert row is not None
+        record_consent(session, row, RECOMMENDATIONS, False, "withdrawn by phone")
+    with session_scope(stored) as session, pytest.raises(ConflictError, match="consent"):
+        service.generate(session, client, COORD, catalog=catalog, model=None)
+
+
 def test_model_scores_drive_the_plan(stored: Engine, catalog: Catalog) -> None:
     from health_advisor.recommender.datasets import build_datasets
 

@@ -67,7 +67,7 @@ def ingest_file(engine: Engine, path: Path, *, source: str = "auto") -> IngestRe
 
     result = parse_file(path, source)
     with session_scope(engine) as session:
-        return _store(session, path, sha, result)
+        return store_parsed(session, path, sha, result)
 
 
 def ingest_paths(
@@ -107,7 +107,7 @@ def _wanted(relative: Path) -> bool:
     return not hidden and relative.suffix.lower() in {".csv", ".json", ".xml", ".ndjson"}
 
 
-def _store(session: Session, path: Path, sha: str, result: ParseResult) -> IngestReport:
+def store_parsed(session: Session, path: Path, sha: str, result: ParseResult) -> IngestReport:
     source = DataSource(
         kind=result.source_kind,
         file_name=path.name,

@@ -8,6 +8,7 @@ per version, so the API pays the load once.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 from health_advisor.config import Settings
 from health_advisor.errors import ModelNotReady
 
-__all__ = ["ChampionScorer", "load_champion"]
+__all__ = ["ChampionCache", "ChampionScorer", "load_champion"]
 
 
 class ChampionScorer:
@@ -80,3 +81,26 @@ def load_champion(settings: Settings) -> tuple[tuple[ChampionScorer, int] | None
         return (cached, version), None
     except ModelNotReady:
         return None, "no_model"
+
+
+class ChampionCache:
+    """The champion for a long-running server: looked up in the registry at most every
+    ``ttl`` seconds (a promotion or rollback is picked up within that time), so serving
+    a plan costs no registry round trip."""
+
+    def __init__(self, settings: Settings, *, ttl: float = 60.0) -> None:
+        self.settings, self.ttl = settings, ttl
+        self._lock = threading.Lock()
+        self._value: tuple[tuple[ChampionScorer, int] | None, str | None] | None = None
+        self._at = 0.0
+
+    def get(self) -> tuple[tuple[ChampionScorer, int] | None, str | None]:
+        now = time.monotonic()
+        with self._lock:
+            if self._value is None or now - self._at > self.ttl:
+                self._value, self._at = load_champion(self.settings), now
+            return self._value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._value = None

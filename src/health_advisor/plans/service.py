@@ -12,10 +12,9 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from statistics import fmean
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -48,6 +47,9 @@ from health_advisor.store.models import Plan as PlanRow
 from health_advisor.store.models import PlanEvent as EventRow
 from health_advisor.store.models import PlanItem as ItemRow
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "CheckInResult",
     "Scorer",
@@ -57,6 +59,7 @@ __all__ = [
     "evidence_for",
     "generate",
     "get_plan",
+    "list_checkins",
     "list_plans",
     "outcomes",
     "plan_document",
@@ -143,6 +146,8 @@ def model_features(
     client_id: str, survey: Mapping[str, Any], features: Mapping[str, Any]
 ) -> pd.DataFrame | None:
     """The client's feature row in the shape the recommender was trained on."""
+    import pandas as pd
+
     from health_advisor.recommender.datasets import client_features
 
     if not survey and not features:
@@ -196,7 +201,7 @@ def evidence_for(
     scorer, version = model
     frame = model_features(context.client_id, survey, features)
     scores = scorer.client_scores(context.client_id, frame)
-    adherence = {k: float(np.clip(v / 100.0, 0.0, 1.0)) for k, v in scores.items()}
+    adherence = {k: min(max(v / 100.0, 0.0), 1.0) for k, v in scores.items()}
     return ModelEvidence(
         version,
         predicted_adherence=adherence,
@@ -267,14 +272,19 @@ def generate(
 ) -> PlanRow:
     """Compose a plan for ``client_id`` and store it as a new draft version.
 
+    The client's recorded consent for recommendations is required (Ley 29733: health
+    data are sensitive; processing them for a plan needs express consent).
+
     ``model`` is the champion (scorer, version), or None to compose by guideline rules
     (``fallback`` says why, e.g. ``no_model``). Earlier versions that never became
     active are superseded; an active plan stays active until the new one is activated.
     """
     from health_advisor.plans.composer import compose
+    from health_advisor.security import consent
 
     if actor.role not in workflow.EDITORS:
         raise PermissionDenied(f"a {actor.role} may not generate plans")
+    consent.require_consent(session, _client(session, client_id), consent.RECOMMENDATIONS)
     context, survey, features = client_context(session, client_id, as_of=as_of)
     evidence = evidence_for(session, context, survey, features, model, fallback=fallback)
     composed = compose(context, evidence, catalog, config or ComposerConfig())
@@ -696,6 +706,21 @@ def add_checkin(
     )
 
 
+def list_checkins(session: Session, client_id: str) -> list[CheckInResult]:
+    """The client's check-ins on every plan, newest week first."""
+    client = _client(session, client_id)
+    rows = session.execute(
+        select(CheckIn, ItemRow.intervention_id, ItemRow.plan_id)
+        .join(ItemRow, ItemRow.id == CheckIn.plan_item_id)
+        .where(CheckIn.client_id == client.id)
+        .order_by(CheckIn.week_start.desc(), CheckIn.id.desc())
+    )
+    return [
+        CheckInResult(c.id, plan_id, item, c.week_start, c.adherence_pct, c.rating, 0, False)
+        for c, item, plan_id in rows
+    ]
+
+
 def _is_own(session: Session, actor: Actor, client: Client) -> bool:
     from health_advisor.store.models import User
 
@@ -755,14 +780,14 @@ def outcome_of(
     while the mean weekly adherence reported in check-ins is at least 70 %.
     """
     out: dict[str, Any] = {"metric": target.metric, "baseline": target.baseline}
-    mean_adherence = float(np.mean(adherence)) if adherence else None
+    mean_adherence = fmean(adherence) if adherence else None
     out["mean_adherence"] = mean_adherence
     if target.metric is None or not values or target.baseline is None:
         out["current"] = None
         out["on_track"] = None if mean_adherence is None else mean_adherence >= ADHERENCE_ON_TRACK
         out["basis"] = "adherence"
         return out
-    current = float(np.mean(values[-7:]))
+    current = fmean(values[-7:])
     span = max((target.review_date - target.start_date).days, 1)
     elapsed = min(max((today - target.start_date).days, 0), span)
     planned = (target.value - target.baseline) * elapsed / span

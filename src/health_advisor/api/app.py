@@ -1,0 +1,87 @@
+"""The FastAPI application factory and the server entry point.
+
+``create_app(settings)`` builds everything a request needs once (engine, session factory,
+token signer, login limiter) and keeps it on ``app.state``; nothing heavy is imported
+here, so ``health-advisor serve`` is listening in about a second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from health_advisor.api import errors
+from health_advisor.api.middleware import RequestContext
+from health_advisor.api.routers import ROUTERS
+from health_advisor.config import Settings, get_settings
+from health_advisor.security.keys import signing_key
+from health_advisor.security.ratelimit import LoginLimiter
+from health_advisor.security.tokens import TokenSigner
+from health_advisor.store.session import make_engine, session_factory
+
+API_VERSION = "1.0.0"
+DESCRIPTION = """Health Advisor: client health data to clinician-approved plans.
+
+Sign in at `POST /api/v1/auth/token` (form fields `username`, `password`) and send
+`Authorization: Bearer <access_token>`; wearable bridges send `X-API-Key`. Errors are
+RFC 9457 `application/problem+json` with a `request_id`. Every read and write of a
+client's data is recorded in the audit log."""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """The API for ``settings`` (default: from the environment); ``engine`` overrides the
+    settings' database (tests pass their migrated engine)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings)
+    app = FastAPI(
+        title="Health Advisor API",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory(engine)
+    app.state.signer = TokenSigner(signing_key(settings))
+    app.state.limiter = LoginLimiter()
+    errors.install(app)
+    app.add_middleware(RequestContext)
+    for router in ROUTERS:
+        app.include_router(router)
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors.document_problems(default())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def serve(
+    settings: Settings | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    log_level: str = "info",
+) -> None:
+    """Run the API with uvicorn until interrupted (``health-advisor serve``)."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        server_header=False,
+        proxy_headers=False,
+    )

@@ -1,0 +1,128 @@
+"""What routes are handed: a database session, the principal, and a request context.
+
+``get_session`` opens one transaction per request and commits it when the route
+returns, *before* the answer is sent (``scope="function"``), so a failed commit is an
+error the caller sees, never a lost write behind a 200. The principal comes from a bearer
+access token or an ``X-API-Key``; the user is loaded on every request so deactivation
+and role changes apply at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from health_advisor.security import access, apikeys, audit
+from health_advisor.security.access import Action, Principal
+from health_advisor.security.errors import AuthenticationFailed
+from health_advisor.security.tokens import TokenSigner
+from health_advisor.store.models import Client, User
+
+TOKEN_URL = "/api/v1/auth/token"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.session_factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    if token:
+        signer: TokenSigner = request.app.state.signer
+        claims = signer.decode(token)
+        user = session.get(User, claims.user_id)
+        if user is None or not user.active or user.username != claims.username:
+            raise AuthenticationFailed("invalid or expired access token")
+        return Principal(
+            kind="user",
+            name=user.username,
+            role=user.role,
+            user_id=user.id,
+            client_id=user.client_id,
+        )
+    if api_key:
+        row = apikeys.authenticate_api_key(session, api_key)
+        return Principal(
+            kind="api_key",
+            name=f"api-key:{row.prefix}",
+            role="service",
+            scopes=apikeys.scopes_of(row),
+        )
+    raise AuthenticationFailed("not authenticated: send a bearer token or an X-API-Key")
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+@dataclass(slots=True)
+class Context:
+    """One request's session, principal and origin, with the audit and access helpers
+    every route needs (kept here so routes stay a few lines)."""
+
+    session: Session
+    principal: Principal
+    source: str | None
+    request_id: str | None
+
+    def audit(
+        self,
+        action: str,
+        object_type: str,
+        object_id: str | int | None = None,
+        client_ref: str | None = None,
+        **detail: Any,
+    ) -> None:
+        if self.request_id:
+            detail["request_id"] = self.request_id
+        audit.record(
+            self.session,
+            self.principal,
+            action,
+            object_type,
+            object_id,
+            client_ref,
+            self.source,
+            detail,
+        )
+
+    def client(self, external_id: str, action: Action) -> Client:
+        return access.require_client(self.session, self.principal, external_id, action)
+
+    def require_role(self, *roles: str) -> None:
+        access.require_role(self.principal, *roles)
+
+
+def get_context(request: Request, session: SessionDep, principal: PrincipalDep) -> Context:
+    return Context(
+        session=session,
+        principal=principal,
+        source=client_address(request),
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+Ctx = Annotated[Context, Depends(get_context)]
