@@ -619,9 +619,16 @@ def demo(
     clients: Annotated[int, typer.Option("--clients", min=10)] = 500,
     days: Annotated[int, typer.Option("--days", min=14)] = 90,
     seed: Annotated[int, typer.Option("--seed")] = 42,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the server at the end.")
+    ] = True,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     json_out: JsonFlag = False,
 ) -> None:
-    """Upgrade the store, build a synthetic clinic, ingest it, build features, summarise."""
+    """Build a synthetic clinic, ingest it, build features, train the model, create the
+    demo accounts and plans, then serve the API and web UI (``--no-serve`` to stop)."""
+    from health_advisor import demo as demo_setup
     from health_advisor.store import migrate, repositories
     from health_advisor.store.session import session_scope
 
@@ -634,6 +641,7 @@ def demo(
     data = [clinic / d for d in ("surveys", "seed", "fitbit", "fhir", "interactions")]
     reports = _ingest(eng, data, "auto", quiet=json_out)
     features = _build_features(eng, None)
+    prepared = demo_setup.prepare(eng, settings(), seed=seed)
     with session_scope(eng) as session:
         summary = {
             "clients": repositories.count_clients(session=session),
@@ -642,11 +650,19 @@ def demo(
             "files": len(reports),
             "catalog": catalog,
             "features": _asdict(features),
+            "model": prepared.model,
+            "plans": prepared.plans,
+            "accounts": prepared.accounts,
+            "url": f"http://{host}:{port}",
         }
     if json_out:
         emit_json(summary)
-        return
-    _print_summary(summary)
+    else:
+        _print_summary(summary)
+    if serve:
+        from health_advisor.api.app import serve as run_server
+
+        run_server(settings(), host=host, port=port)
 
 
 def _named(totals: dict[str, int]) -> dict[str, int]:
@@ -669,6 +685,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
     table = Table("reason", "rows", title="Quarantined rows by reason")
     for reason, n in sorted(summary["quarantined_by_reason"].items(), key=lambda kv: -kv[1]):
         table.add_row(reason, f"{n:,}")
+    out.print(table)
+    model = summary["model"]
+    out.print(f"[bold]Model[/] version {model.get('version')}: {model.get('gate')}")
+    plans = ", ".join(f"{n} {status}" for status, n in sorted(summary["plans"].items()))
+    out.print(f"[bold]Plans[/]: {plans}")
+    table = Table("user", "role", "password", title=f"Demo accounts at {summary['url']}")
+    for account in summary["accounts"]:
+        table.add_row(account["username"], account["role"], account["password"])
     out.print(table)
 
 
