@@ -53,6 +53,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     for router in ROUTERS:
         app.include_router(router)
     _document_problems(app)
+    from health_advisor.web.app import mount_web  # the web UI shares the app's state
+
+    mount_web(app, settings)
     return app
 
 

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 UNKNOWN = "unknown"
 
@@ -158,6 +157,8 @@ _SOURCES = {
 # --------------------------------------------------------------------------- helpers
 def _as_float(values: ArrayLike) -> npt.NDArray[np.float64]:
     """Floats of any array-like; None, pd.NA and non-numbers become NaN."""
+    import pandas as pd  # only here: the web UI imports this module and starts fast
+
     arr = np.asarray(values)
     if arr.dtype.kind in "fiub":
         return arr.astype(np.float64)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from health_advisor.config import Settings
 from health_advisor.errors import ModelNotReady
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ChampionCache", "ChampionScorer", "load_champion"]
 
@@ -53,7 +53,7 @@ class ChampionScorer:
         else:
             scores = self.model.score_items([client_id], client_features=features)[0]
             ids = self.model.items_.ids
-        return {str(i): float(s) for i, s in zip(ids, np.asarray(scores), strict=True)}
+        return {str(i): float(s) for i, s in zip(ids, scores, strict=True)}
 
 
 _lock = threading.Lock()
