@@ -707,6 +707,7 @@ def _asdict(obj: Any) -> Any:
 
 def _register_subcommands() -> None:
     from health_advisor.cli_people import consent_add, keys_app, serve, users_app
+    from health_advisor.cli_pipeline import pipeline_app
     from health_advisor.cli_plans import checkin_app, plan_app
 
     app.add_typer(plan_app, name="plan")
@@ -717,6 +718,7 @@ def _register_subcommands() -> None:
     consent_app = typer.Typer(help="Clients' consents (Ley 29733).", no_args_is_help=True)
     consent_app.command("add")(consent_add)
     app.add_typer(consent_app, name="consent")
+    app.add_typer(pipeline_app, name="pipeline")
 
 
 _register_subcommands()

@@ -85,6 +85,16 @@ def test_crisis_reading_is_urgent() -> None:
     assert "180/121" in alerts.loc[0, "explanation"]
 
 
+def test_a_crisis_systolic_without_diastolic_still_explains_itself() -> None:
+    at = pd.Timestamp("2024-03-01 08:00", tz="UTC")
+    data = pd.DataFrame(
+        {"client_id": ["a"], "metric": ["8480-6"], "value": [195.0], "observed_at": at}
+    )
+    alerts = an.detect_anomalies(data, AS_OF)
+    assert alerts["explanation"].notna().all()
+    assert "195/?" in alerts.loc[0, "explanation"]
+
+
 def test_find_runs() -> None:
     mask = np.array([[True, True, False, True, True, True], [False] * 6])
     runs = an.find_runs(mask, min_length=2)

@@ -80,6 +80,16 @@ FAST_HYBRID: dict[str, Any] = {
 }
 """Hyperparameters that fit the tiny problem in a few seconds."""
 
+RIDGE_HYBRID: dict[str, Any] = {
+    **FAST_HYBRID,
+    "id_dropout": 1.0,
+    "use_history": False,
+    "ridge_sweeps": 4,
+    "ridge_clients": 1.0,
+    "ridge_items": 1.0,
+}
+"""The clinic's two-stage shape: features by gradient, ids by ridge sweeps."""
+
 
 def _estimators() -> dict[str, Callable[[], Any]]:
     from health_advisor.recommender import (
@@ -95,10 +105,11 @@ def _estimators() -> dict[str, Callable[[], Any]]:
         "rules": lambda: RulesBaseline(score_column="priority"),
         "hybrid": lambda: HybridMF(**FAST_HYBRID),
         "hybrid_implicit": lambda: HybridMF(mode="implicit", **FAST_HYBRID),
+        "hybrid_ridge": lambda: HybridMF(**RIDGE_HYBRID),
     }
 
 
-ESTIMATOR_NAMES = ["bias", "popularity", "rules", "hybrid", "hybrid_implicit"]
+ESTIMATOR_NAMES = ["bias", "popularity", "rules", "hybrid", "hybrid_implicit", "hybrid_ridge"]
 
 
 def _suite_problem(ids: str = "str") -> Problem:

@@ -16,7 +16,7 @@ import pytest
 from health_advisor.errors import InputError, ModelNotReady
 from health_advisor.recommender import NotFittedError, Recommender
 
-NAMES = ["bias", "popularity", "rules", "hybrid", "hybrid_implicit"]
+NAMES = ["bias", "popularity", "rules", "hybrid", "hybrid_implicit", "hybrid_ridge"]
 Fitted = Callable[..., Any]
 Factories = dict[str, Callable[[], Any]]
 
@@ -97,6 +97,17 @@ def test_recommend_is_sorted_sized_and_honours_exclude(name: str, fitted: Fitted
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_rank_items_is_the_order_recommend_uses(name: str, fitted: Fitted) -> None:
+    model = fitted(name)
+    scores = model.rank_items(["c001", "nobody"])
+    assert scores.shape == (2, len(model.items_)) and scores.dtype == np.float64
+    order = [model.items_.ids[i] for i in np.argsort(-scores[0], kind="stable")]
+    assert [i for i, _ in model.recommend("c001", k=len(order))] == order
+    if name in ("bias", "hybrid", "hybrid_ridge"):  # ranking by predicted value
+        np.testing.assert_allclose(scores, model.score_items(["c001", "nobody"]))
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_unknown_client_gets_the_fallback(name: str, fitted: Fitted) -> None:
     model = fitted(name)
     pairs = pd.DataFrame({"client_id": ["nobody"] * 3, "intervention_id": ["i00", "i01", "i02"]})
@@ -160,7 +171,7 @@ def test_save_load_round_trip_predicts_identically(
     assert loaded.recommend("c002", k=3) == model.recommend("c002", k=3)
 
 
-@pytest.mark.parametrize("name", ["bias", "popularity", "rules", "hybrid"])
+@pytest.mark.parametrize("name", ["bias", "popularity", "rules", "hybrid", "hybrid_ridge"])
 def test_refit_with_the_same_seed_is_deterministic(
     name: str, estimators: Factories, fitted: Fitted, suite_problem: Any
 ) -> None:

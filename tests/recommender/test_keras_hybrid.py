@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +15,7 @@ import pytest
 
 from health_advisor.errors import InputError
 from health_advisor.recommender import BiasBaseline, HybridMF
+from health_advisor.recommender.keras_hybrid import RidgeTerms, group_ridge, ridge_sweeps
 
 Fitted = Callable[..., Any]
 
@@ -34,10 +36,11 @@ def test_importing_the_package_does_not_import_tensorflow() -> None:
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.parametrize("name", ["hybrid", "hybrid_ridge"])
 def test_fits_a_rank_one_problem_far_better_than_biases(
-    fitted: Fitted, suite_problem: Any, truth: Any
+    name: str, fitted: Fitted, suite_problem: Any, truth: Any
 ) -> None:
-    model = fitted("hybrid")
+    model = fitted(name)
     grid = _grid([f"i{n:02d}" for n in range(10)])
     full = truth().ravel()  # includes the 30 % of cells never observed
     hybrid = np.sqrt(np.mean((model.predict(grid) - full) ** 2))
@@ -46,8 +49,11 @@ def test_fits_a_rank_one_problem_far_better_than_biases(
     assert model.fit_report_["epochs"] >= 1
 
 
-def test_cold_start_client_is_scored_from_features(fitted: Fitted, suite_problem: Any) -> None:
-    model = fitted("hybrid")
+@pytest.mark.parametrize("name", ["hybrid", "hybrid_ridge"])
+def test_cold_start_client_is_scored_from_features(
+    name: str, fitted: Fitted, suite_problem: Any
+) -> None:
+    model = fitted(name)
     items = model.items_.ids
     pairs = pd.DataFrame({"client_id": ["new"] * len(items), "intervention_id": items})
     high = model.predict(pairs, client_features=pd.DataFrame({"trait": [2.0]}, index=["new"]))
@@ -82,6 +88,9 @@ def test_implicit_mode_ranks_accepted_above_declined(make_problem: Any) -> None:
         ({"id_dropout": 1.5}, r"id_dropout must be a number in \[0.0, 1.0\]"),
         ({"learning_rate": -1}, "learning_rate"),
         ({"validation_fraction": 0.9}, "validation_fraction"),
+        ({"ridge_sweeps": -1}, "ridge_sweeps must be an integer >= 0"),
+        ({"ridge_clients": 0.0}, "ridge_clients must be a number"),
+        ({"ridge_select": "yes"}, "ridge_select must be True or False"),
     ],
 )
 def test_bad_hyperparameters_fail_in_fit(
@@ -91,8 +100,9 @@ def test_bad_hyperparameters_fail_in_fit(
         HybridMF(**params).fit(*suite_problem())
 
 
-def test_numpy_scorer_matches_the_keras_model(fitted: Fitted) -> None:
-    model = fitted("hybrid")
+@pytest.mark.parametrize("name", ["hybrid", "hybrid_ridge"])
+def test_numpy_scorer_matches_the_keras_model(name: str, fitted: Fitted) -> None:
+    model = fitted(name)
     grid = _grid(model.items_.ids)
     scorer = model.to_scorer()
     np.testing.assert_allclose(scorer.score_all(CLIENTS).ravel(), model.predict(grid), atol=1e-5)
@@ -105,12 +115,13 @@ def test_numpy_scorer_matches_the_keras_model(fitted: Fitted) -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["hybrid", "hybrid_ridge"])
 def test_saved_model_serving_signature_matches_the_keras_model(
-    fitted: Fitted, tmp_path: Path
+    name: str, fitted: Fitted, tmp_path: Path
 ) -> None:
     import tensorflow as tf
 
-    model = fitted("hybrid")
+    model = fitted(name)
     grid = _grid(model.items_.ids)
     model.export_saved_model(tmp_path / "saved")
     served = tf.saved_model.load(str(tmp_path / "saved"))
@@ -122,3 +133,67 @@ def test_saved_model_serving_signature_matches_the_keras_model(
         has_features=tf.constant(rows.has_x, tf.float32),
     )
     np.testing.assert_allclose(out["score"].numpy(), model.predict(grid), atol=1e-5)
+
+
+def test_group_ridge_equals_a_direct_ridge_solve_per_group() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(7, 3))
+    groups = np.array([0, 0, 0, 0, 2, 2, 2, 0])  # group 1 has no rows; (0, 3) twice
+    others = np.array([0, 1, 3, 3, 4, 5, 6, 2])
+    residual = rng.normal(size=groups.size)
+    out = group_ridge(groups, others, residual, vectors, n_groups=3, penalty=0.7)
+    for g in (0, 2):
+        rows = groups == g
+        x = np.hstack([np.ones((rows.sum(), 1)), vectors[others[rows]]])
+        expected = np.linalg.solve(x.T @ x + 0.7 * np.eye(4), x.T @ residual[rows])
+        np.testing.assert_allclose(out[g], expected, atol=1e-10)
+    np.testing.assert_array_equal(out[1], np.zeros(4))
+
+
+def _objective(t: RidgeTerms, u: Any, i: Any, y: Any, lam_c: float, lam_i: float) -> float:
+    p = t.fixed_c + t.ec
+    pred = t.g + t.b0 + t.bc[u] + t.fb[u] + t.bi[i] + t.bt[i] + (p[u] * (t.ei + t.t)[i]).sum(1)
+    clients = lam_c * ((t.bc**2).sum() + (t.ec**2).sum())
+    return float(((y - pred) ** 2).sum() + clients + lam_i * ((t.bi**2).sum() + (t.ei**2).sum()))
+
+
+def test_ridge_sweeps_never_increase_the_penalised_loss_and_fit_low_rank_data() -> None:
+    rng = np.random.default_rng(1)
+    n, m, d = 30, 12, 2
+    u, i = np.divmod(rng.choice(n * m, size=250, replace=False), m)
+    y = (rng.normal(size=(n, d)) @ rng.normal(size=(m, d)).T)[u, i] + 0.05 * rng.normal(size=250)
+
+    def start() -> RidgeTerms:
+        zeros = np.zeros
+        return RidgeTerms(
+            g=0.0, b0=0.0, e0=zeros(d), fixed_c=zeros((n, d)), fb=zeros(n), t=zeros((m, d)),
+            bt=zeros(m), bc=zeros(n), ec=zeros((n, d)), bi=zeros(m),
+            ei=np.random.default_rng(2).normal(size=(m, d)),
+        )  # fmt: skip
+
+    losses = []
+    for sweeps in (0, 1, 3, 10):
+        terms = ridge_sweeps(
+            start(), u, i, y, sweeps=sweeps, penalty_clients=0.1, penalty_items=0.1
+        )
+        losses.append(_objective(terms, u, i, y, 0.1, 0.1))
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(losses))
+    assert losses[-1] < 0.1 * float((y**2).sum())
+
+
+def test_ridge_penalty_is_chosen_on_validation_rows_and_reported(
+    fitted: Fitted, make_problem: Any
+) -> None:
+    report = fitted("hybrid_ridge").fit_report_
+    assert report["ridge_sweeps"] == 4
+    scores = report["ridge_validation_mse"]
+    assert set(scores) == {"1.0", "3.0", "10.0"}
+    best = float(min(scores, key=scores.__getitem__))
+    assert report["ridge_penalties"] == [best * 1.0, best * 1.0]  # RIDGE_HYBRID: 1.0 each
+    assert fitted("hybrid").fit_report_["ridge_sweeps"] == 0
+    assert fitted("hybrid_implicit").get_params()["ridge_sweeps"] == 0
+    interactions, clients, items = make_problem(seed=3, n_clients=12, n_items=5)
+    model = HybridMF(
+        mode="implicit", embedding_dim=4, hidden_units=4, epochs=2, ridge_sweeps=3
+    ).fit(interactions.assign(value=(interactions["value"] > 3).astype(float)), clients, items)
+    assert model.fit_report_["ridge_sweeps"] == 0

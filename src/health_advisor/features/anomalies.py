@@ -457,6 +457,13 @@ def _assemble(
     return frame
 
 
+def _mm_hg(values: pd.Series) -> pd.Series:
+    """Whole mm Hg as text; a missing half of a reading (systolic without diastolic, or
+    the reverse) shows as "?" instead of making the whole explanation missing."""
+    texts = ["?" if pd.isna(v) else str(round(float(v))) for v in values]
+    return pd.Series(texts, index=values.index, dtype=object)
+
+
 def crisis_alerts(sparse: pd.DataFrame) -> pd.DataFrame:
     """One urgent alert per client and day with a reading above the crisis thresholds."""
     bp = sparse.loc[
@@ -479,11 +486,7 @@ def crisis_alerts(sparse: pd.DataFrame) -> pd.DataFrame:
     rows = wide.loc[hit].assign(sys=sys_[hit], dia=dia[hit])
     rows["day"] = pd.to_datetime(rows["observed_at"], utc=True).dt.tz_convert(None).dt.floor("D")
     rows = rows.sort_values("sys", ascending=False).drop_duplicates(["client_id", "day"])
-    reading = (
-        rows["sys"].round().astype("Int64").astype(str)
-        + "/"
-        + rows["dia"].round().astype("Int64").astype(str)
-    )
+    reading = _mm_hg(rows["sys"]) + "/" + _mm_hg(rows["dia"])
     text = (
         "A blood-pressure reading of " + reading + " mm Hg is in the hypertensive-crisis "
         "range (above 180 and/or 120): contact the client today."

@@ -224,10 +224,13 @@ class FeatureEncoder:
             z = (raw - np.asarray(self.means)) / np.asarray(self.stds)
             parts.append(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0))
         for column, categories in self.categorical.items():
-            codes = pd.Categorical(frame[column].astype(object).map(_as_text), categories)
+            # get_indexer: a value unseen at fit is -1 (no column), without the warning
+            # pd.Categorical gives for values outside its categories.
+            values = frame[column].astype(object).map(_as_text)
+            codes = pd.Index(categories, dtype=object).get_indexer(pd.Index(values, dtype=object))
             onehot = np.zeros((len(frame), len(categories)))
-            known = codes.codes >= 0
-            onehot[np.flatnonzero(known), codes.codes[known]] = 1.0
+            known = codes >= 0
+            onehot[np.flatnonzero(known), codes[known]] = 1.0
             parts.append(onehot)
         if not parts:
             return np.zeros((len(frame), 0), dtype=np.float32)

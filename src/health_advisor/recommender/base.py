@@ -228,6 +228,19 @@ class Recommender(ABC):
         clients = self.client_rows(client_ids, client_features)
         return np.asarray(self._predict_matrix(clients), dtype=np.float64)
 
+    def rank_items(
+        self, client_ids: Iterable[Any], *, client_features: pd.DataFrame | None = None
+    ) -> np.ndarray:
+        """Ranking scores of every intervention (columns in ``items_`` order) per client.
+
+        Higher ranks first; this is the order :meth:`recommend` uses. It equals
+        :meth:`score_items` for models whose predictions rank (HybridMF, BiasBaseline)
+        and differs where the ranking is not a prediction of ``value`` (popularity,
+        rules, implicit ALS confidence), so evaluation ranks exactly as the product does.
+        """
+        clients = self.client_rows(client_ids, client_features)
+        return np.asarray(self._rank_matrix(clients), dtype=np.float64)
+
     def recommend(
         self,
         client_id: Id,

@@ -290,8 +290,7 @@ def model_scorer(model: Recommender, client_features: pd.DataFrame | None = None
         return model.predict(rows[[CLIENT, ITEM]], client_features=client_features)
 
     def rank(client_ids: list[Id]) -> np.ndarray:
-        rows = model.client_rows(client_ids, client_features)
-        return np.asarray(model._rank_matrix(rows), dtype=np.float64)
+        return model.rank_items(client_ids, client_features=client_features)
 
     return Scorer(list(model.items_.ids), predict, rank)
 

@@ -49,6 +49,21 @@ def _tower(arrays: dict[str, np.ndarray], side: str) -> tuple[list[Dense], Dense
     return layers, (arrays[f"{side}_linear_kernel"], arrays[f"{side}_linear_bias"])
 
 
+def side_terms(
+    arrays: dict[str, np.ndarray], side: str, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(tower vectors, linear bias) of ``side`` ("client" or "item") for encoded rows ``x``.
+
+    None when the model has no tower on that side. HybridMF's ridge sweeps use it too, so
+    training and scoring read the towers the same way.
+    """
+    tower = _tower(arrays, side)
+    if tower is None:
+        return None
+    layers, (kernel, bias) = tower
+    return _mlp(x, layers), (x @ kernel + bias)[:, 0]
+
+
 class NumpyScorer:
     """Scores every intervention for clients from exported HybridMF weights."""
 
@@ -82,11 +97,9 @@ class NumpyScorer:
     def _item_terms(arrays: dict[str, np.ndarray], item_matrix: np.ndarray) -> Dense:
         vectors = arrays["item_emb"].astype(np.float32)
         bias = arrays["item_bias"].astype(np.float32)
-        tower = _tower(arrays, "item")
-        if tower is not None:
-            layers, (kernel, b) = tower
-            vectors = vectors + _mlp(item_matrix, layers)
-            bias = bias + (item_matrix @ kernel + b)[:, 0]
+        terms = side_terms(arrays, "item", item_matrix)
+        if terms is not None:
+            vectors, bias = vectors + terms[0], bias + terms[1]
         return np.ascontiguousarray(vectors.T), bias
 
     @classmethod

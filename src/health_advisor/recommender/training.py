@@ -106,12 +106,18 @@ def holdout_id(test: pd.DataFrame, cold_clients: Iterable[Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def make_model(name: str, settings: Settings, params: dict[str, Any] | None = None) -> Any:
+def make_model(
+    name: str,
+    settings: Settings,
+    params: dict[str, Any] | None = None,
+    *,
+    n_values: int | None = None,
+) -> Any:
     from health_advisor.recommender import BiasBaseline, HybridMF, SparkALS
     from health_advisor.recommender.datasets import clinic_defaults
 
     if name == "hybrid":
-        return HybridMF(**{**clinic_defaults(), **(params or {})})
+        return HybridMF(**{**clinic_defaults(n_values), **(params or {})})
     if name == "baseline":
         return BiasBaseline(**(params or {}))
     if name == "spark-als":
@@ -208,7 +214,7 @@ def train(
     tuning: dict[str, Any] = {}
     if tune_trials:
         tuned, tuning = tuned_params(model_name, split.train, data, trials=tune_trials, seed=seed)
-    model = make_model(model_name, settings, tuned)
+    model = make_model(model_name, settings, tuned, n_values=len(split.train))
     hold = holdout_id(split.test, split.cold_clients)
     info = lineage(engine, catalog.version)
     models = {

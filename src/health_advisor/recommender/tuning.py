@@ -170,8 +170,9 @@ def bias_space(trial: Any) -> Recommender:
 
 
 def hybrid_space(base: dict[str, Any] | None = None) -> ModelFactory:
-    """HybridMF around ``base`` (default :func:`clinic_defaults`): L2, learning rate,
-    embedding size, tower width and id dropout."""
+    """HybridMF around ``base`` (default :func:`clinic_defaults`): the feature stage's L2
+    and learning rate, embedding size, tower width, and the ridge penalties of the id
+    stage (``id_dropout`` and ``ridge_sweeps`` stay as in ``base``)."""
     from health_advisor.recommender.datasets import clinic_defaults
     from health_advisor.recommender.keras_hybrid import HybridMF
 
@@ -180,11 +181,13 @@ def hybrid_space(base: dict[str, Any] | None = None) -> ModelFactory:
     def factory(trial: Any) -> Recommender:
         params = {
             **defaults,
-            "l2": trial.suggest_float("l2", 0.01, 1.0, log=True),
-            "learning_rate": trial.suggest_float("learning_rate", 5e-4, 2e-2, log=True),
-            "embedding_dim": trial.suggest_categorical("embedding_dim", [8, 16, 32, 64]),
-            "hidden_units": trial.suggest_categorical("hidden_units", [32, 64, 128]),
-            "id_dropout": trial.suggest_float("id_dropout", 0.0, 0.6),
+            "l2": trial.suggest_float("l2", 1e-3, 0.1, log=True),
+            "l2_towers": trial.suggest_float("l2_towers", 5e-3, 5e-2, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 1e-3, 1e-2, log=True),
+            "embedding_dim": trial.suggest_categorical("embedding_dim", [16, 32, 48]),
+            "hidden_units": trial.suggest_categorical("hidden_units", [16, 32, 64]),
+            "ridge_clients": trial.suggest_float("ridge_clients", 0.5, 20.0, log=True),
+            "ridge_items": trial.suggest_float("ridge_items", 0.5, 20.0, log=True),
         }
         return HybridMF(**params)
 

@@ -204,12 +204,17 @@ class FeatureSnapshot(Base):
 
 
 class Alert(Base):
-    """An anomaly alert from the personalised baselines; the dedup key makes reruns safe."""
+    """An anomaly alert from the personalised baselines; the dedup key makes reruns safe.
+
+    ``client_id`` is None for an alert about the whole clinic rather than one client (a
+    feature drift found by the pipeline's monitor step)."""
 
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), nullable=True
+    )
     dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(16))
@@ -393,3 +398,88 @@ class AuditEntry(Base):
     source_address: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16), default="ok")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+class PipelineRun(Base):
+    """One execution of one pipeline step (ingest, validate, ..., monitor).
+
+    ``run_id`` groups the steps of one pipeline run (the embedded runner's id, or the
+    Airflow DAG run's). ``fingerprint`` digests the step's inputs: a step whose last
+    success had the same fingerprint has nothing to do and is recorded as ``skipped``.
+    ``counts`` holds the step's figures (rows ingested, snapshots, model version, ...)."""
+
+    __tablename__ = "pipeline_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(250), index=True)
+    step: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | success | skipped | failed
+    triggered_by: Mapped[str] = mapped_column(String(32))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DataQuality(Base):
+    """Data-quality figures of one ingested file, computed once by the validate step."""
+
+    __tablename__ = "data_quality"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("data_sources.id", ondelete="CASCADE"), unique=True
+    )
+    pipeline_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    records_read: Mapped[int] = mapped_column(Integer)
+    measurements_stored: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    quarantined: Mapped[int] = mapped_column(Integer)
+    quarantine_share: Mapped[float] = mapped_column(Float)
+    duplicate_share: Mapped[float] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DriftReport(Base):
+    """Feature drift between the snapshot the champion was trained on and the current one.
+
+    ``features`` holds PSI and KS per feature; above the threshold the report links the
+    clinic-wide alert it raised and requests retraining until a train step resolves it."""
+
+    __tablename__ = "drift_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="SET NULL")
+    )
+    reference_as_of: Mapped[date] = mapped_column(Date)
+    current_as_of: Mapped[date] = mapped_column(Date)
+    feature_version: Mapped[str] = mapped_column(String(16))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    reference_clients: Mapped[int] = mapped_column(Integer)
+    current_clients: Mapped[int] = mapped_column(Integer)
+    features_checked: Mapped[int] = mapped_column(Integer)
+    features_drifted: Mapped[int] = mapped_column(Integer)
+    max_psi: Mapped[float] = mapped_column(Float)
+    psi_threshold: Mapped[float] = mapped_column(Float)
+    drifted: Mapped[bool] = mapped_column(Boolean)
+    features: Mapped[dict[str, Any]] = mapped_column(JSON)
+    report_path: Mapped[str | None] = mapped_column(String(1024))
+    alert_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("alerts.id", ondelete="SET NULL")
+    )
+    retrain_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    retrain_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retrain_resolved_by: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

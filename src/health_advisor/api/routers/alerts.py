@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from health_advisor.api.deps import Ctx
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 class AlertOut(BaseModel):
     id: int
-    client_id: str
+    client_id: str | None = Field(description="None for clinic-wide alerts (feature drift)")
     kind: str
     severity: str
     metric: str
@@ -33,7 +33,7 @@ class AlertOut(BaseModel):
     acknowledged_at: dt.datetime | None
 
 
-def _out(alert: Alert, external_id: str) -> AlertOut:
+def _out(alert: Alert, external_id: str | None) -> AlertOut:
     return AlertOut(
         id=alert.id,
         client_id=external_id,
@@ -60,7 +60,9 @@ def list_alerts(
     if not access.allowed(ctx.principal, Action.READ):
         raise PermissionDenied("a service key may not read alerts")
     query = access.restrict(
-        select(Alert, Client.external_id).join(Client, Client.id == Alert.client_id),
+        # Clinic-wide alerts (no client, e.g. feature drift) reach the roles that see
+        # every client: restrict() keeps a NULL client only for them.
+        select(Alert, Client.external_id).outerjoin(Client, Client.id == Alert.client_id),
         ctx.principal,
         Alert.client_id,
     )
@@ -89,13 +91,16 @@ def list_alerts(
 def acknowledge(alert_id: Annotated[int, Path(ge=1, le=2**62)], ctx: Ctx) -> AlertOut:
     row = ctx.session.execute(
         select(Alert, Client.external_id)
-        .join(Client, Client.id == Alert.client_id)
+        .outerjoin(Client, Client.id == Alert.client_id)
         .where(Alert.id == alert_id)
     ).first()
     if row is None:
         raise NotFoundError(f"alert {alert_id} not found")
     alert, external_id = row
-    ctx.client(external_id, Action.ACKNOWLEDGE)
+    if external_id is None:  # a clinic-wide alert: staff who see every client
+        ctx.require_role("admin", "professional")
+    else:
+        ctx.client(external_id, Action.ACKNOWLEDGE)
     if alert.acknowledged_at is None:
         alert.acknowledged_at = dt.datetime.now(dt.UTC)
     ctx.audit("acknowledge", "alert", alert_id, external_id)
