@@ -7,10 +7,12 @@ as the source gave it (a Fitbit Id, a FHIR Patient id, a CSV's client_id).
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+import re
+from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import StringConstraints
+from pydantic import BeforeValidator, StringConstraints
 
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 _ID = r"^[^\x00-\x1f\x7f/]+$"
@@ -36,3 +38,17 @@ Email = Annotated[
     ),
 ]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,32}$")]
+
+
+_NUMBER = re.compile(r"^\s*[+-]?\d+(\.\d+)?\s*$")
+
+
+def _iso_only(value: Any) -> Any:
+    """Refuse numbers where a date-time is expected: pydantic would read "1700000000" as
+    a Unix time, which the schema (ISO 8601 ``date-time``) does not allow."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise ValueError("expected an ISO 8601 date-time such as 2026-11-30T08:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_only)]

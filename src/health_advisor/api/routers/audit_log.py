@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from health_advisor.api.deps import Ctx
 from health_advisor.api.pagination import Page, Paging
-from health_advisor.api.schemas import ClientRef, ShortText
+from health_advisor.api.schemas import ClientRef, IsoDateTime, ShortText
 from health_advisor.security import audit
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -39,8 +39,8 @@ def list_audit(
     action: Annotated[ShortText | None, Query()] = None,
     object_type: Annotated[ShortText | None, Query()] = None,
     outcome: Literal["ok", "denied", "failed"] | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
 ) -> Page[AuditOut]:
     ctx.require_role("admin")
     rows, total = audit.list_entries(

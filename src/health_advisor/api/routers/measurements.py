@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from health_advisor.api import ingest
 from health_advisor.api.deps import Ctx
 from health_advisor.api.pagination import Page, Paging
-from health_advisor.api.schemas import ClientIdPath, ShortText
+from health_advisor.api.schemas import ClientIdPath, IsoDateTime, ShortText
 from health_advisor.core.metrics import name_for
 from health_advisor.security.access import Action
 from health_advisor.store.models import Measurement
@@ -75,8 +75,8 @@ def list_measurements(
     ctx: Ctx,
     paging: Paging,
     metric: Annotated[ShortText | None, Query(description="name or code")] = None,
-    since: Annotated[dt.datetime | None, Query(description="inclusive; no offset: UTC")] = None,
-    until: Annotated[dt.datetime | None, Query(description="exclusive; no offset: UTC")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="inclusive; no offset: UTC")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="exclusive; no offset: UTC")] = None,
 ) -> Page[MeasurementOut]:
     client = ctx.client(client_id, Action.READ)
     query = select(Measurement).where(Measurement.client_id == client.id)
