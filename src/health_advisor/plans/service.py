@@ -536,14 +536,21 @@ def add_item(
     item = PlanItem(**{**item.__dict__, "reasons": (*item.reasons, note)})
     plan.items.append(_item_row(item, len(plan.items), "coordinator"))
     _renumber(plan)
+    return _edited(session, plan, actor, "item_added", reason, intervention_id)
+
+
+def _edited(
+    session: Session, plan: PlanRow, actor: Actor, action: str, reason: str, item: str
+) -> PlanRow:
+    """Record an item edit (the reason is the event's comment) and flush."""
     _event(
         session,
         plan,
         actor,
-        "item_added",
+        action,
         before=plan.status,
         comment=reason,
-        detail={"intervention_id": intervention_id},
+        detail={"intervention_id": item},
     )
     session.flush()
     return plan
@@ -571,17 +578,7 @@ def remove_item(
         )
     plan.items.remove(row)
     _renumber(plan)
-    _event(
-        session,
-        plan,
-        actor,
-        "item_removed",
-        before=plan.status,
-        comment=reason,
-        detail={"intervention_id": intervention_id},
-    )
-    session.flush()
-    return plan
+    return _edited(session, plan, actor, "item_removed", reason, intervention_id)
 
 
 def swap_item(

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from starlette.responses import RedirectResponse, Response
 
+from health_advisor.core.vocabulary import RISK_CATEGORIES
 from health_advisor.errors import ConflictError, InputError, NotFoundError
 from health_advisor.plans import service as plans
 from health_advisor.plans.scoring import load_champion
@@ -27,19 +28,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 ClientId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,64}$")]
 PAGE_SIZE = 50
-RISK_ORDER = (
-    "blood_pressure",
-    "cholesterol",
-    "ldl",
-    "hdl",
-    "triglycerides",
-    "glucose",
-    "hba1c",
-    "bmi",
-    "activity",
-    "sleep",
-    "resting_heart_rate",
-)
+RISK_ORDER = tuple(k for k in RISK_CATEGORIES if k != "overall")  # guideline order
 
 
 @router.get("/clients")
