@@ -28,13 +28,13 @@ demo: install
 	$(BIN)/health-advisor demo
 
 lint: install
-	$(BIN)/ruff check src tests bench dags
-	$(BIN)/ruff format --check src tests bench dags
+	$(BIN)/ruff check src tests bench dags deploy
+	$(BIN)/ruff format --check src tests bench dags deploy
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff check --fix src tests bench dags
-	$(BIN)/ruff format src tests bench dags
+	$(BIN)/ruff check --fix src tests bench dags deploy
+	$(BIN)/ruff format src tests bench dags deploy
 
 # Runs against SQLite always, and against PostgreSQL too when 127.0.0.1:5432 answers.
 test: install lint airflow

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     encryption_key: str | None = Field(default=None, repr=False)
     secret_key: str | None = Field(default=None, repr=False)  # signs access tokens
+    metrics_token: str | None = Field(default=None, repr=False)  # bearer token for /metrics
     mlflow_tracking_uri: str | None = None
     spark_master: str = "local[*]"  # any Spark master URL for SparkALS
 

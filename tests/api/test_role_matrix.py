@@ -190,6 +190,9 @@ ADMIN = frozenset({"admin"})
 MATRIX: dict[str, Case] = {
     "GET /healthz": Case(PUBLIC),
     "GET /readyz": Case(PUBLIC),
+    # Prometheus scrapes without a user: open unless Settings.metrics_token is set (then a
+    # bearer token, tested in tests/ops/test_metrics.py); aggregates only, no client data.
+    "GET /metrics": Case(PUBLIC),
     "POST /api/v1/auth/token": Case(PUBLIC, login),
     "POST /api/v1/auth/refresh": Case(PUBLIC, refresh),
     "POST /api/v1/auth/logout": Case(PUBLIC, logout),

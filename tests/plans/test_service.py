@@ -292,3 +292,22 @@ def test_outcomes_of_a_stored_plan(stored: Engine, catalog: Catalog) -> None:
         rows = service.outcomes(session, plan.id, today=plan.as_of)
     assert [r["intervention_id"] for r in rows] == [i.intervention_id for i in plan.items]
     assert all({"on_track", "baseline", "target_value", "review_date"} <= set(r) for r in rows)
+
+
+def test_a_version_taken_meanwhile_is_retried_with_the_next_number(
+    stored: Engine, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two generations at once read the same latest version: the loser's insert hits the
+    unique key and is retried with the version the winner left."""
+    client = first_client(stored)
+    with session_scope(stored) as session:
+        service.generate(session, client, COORD, catalog=catalog, model=None)
+    stale = iter([1, 2])  # the first read is stale (version 1 is taken), the retry is not
+    monkeypatch.setattr(service, "_next_version", lambda session, client: next(stale))
+    with session_scope(stored) as session:
+        plan = service.generate(session, client, COORD, catalog=catalog, model=None)
+        assert plan.version == 2
+    always = iter([1, 1, 1])
+    monkeypatch.setattr(service, "_next_version", lambda session, client: next(always))
+    with session_scope(stored) as session, pytest.raises(ConflictError, match="try again"):
+        service.generate(session, client, COORD, catalog=catalog, model=None)

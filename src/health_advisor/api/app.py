@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from health_advisor.api import errors
-from health_advisor.api.middleware import RequestContext
+from health_advisor.api import errors, metrics
+from health_advisor.api.middleware import ConcurrencyLimit, RequestContext, request_limit
 from health_advisor.api.routers import ROUTERS
 from health_advisor.config import Settings, get_settings
 from health_advisor.security.keys import signing_key
@@ -49,7 +49,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.signer = TokenSigner(signing_key(settings))
     app.state.limiter = LoginLimiter()
     errors.install(app)
+    app.add_middleware(ConcurrencyLimit, limit=request_limit(engine))  # innermost of the three
     app.add_middleware(RequestContext)
+    metrics.install(app, settings, engine)  # outermost: it sees the status actually sent
     for router in ROUTERS:
         app.include_router(router)
     _document_problems(app)

@@ -291,7 +291,7 @@ def generate(
     client = _client(session, client_id)
     plan = PlanRow(
         client_id=client.id,
-        version=_next_version(session, client),
+        version=0,  # set by _insert_version
         status="draft",
         as_of=composed.as_of,
         model_version=composed.model_version,
@@ -307,8 +307,7 @@ def generate(
         created_by=actor.name,
     )
     plan.items = [_item_row(item, k, "composer") for k, item in enumerate(composed.items)]
-    session.add(plan)
-    session.flush()
+    _insert_version(session, plan, client)
     _event(session, plan, actor, "created", detail={"items": len(composed.items)})
     for older in session.scalars(
         select(PlanRow).where(
@@ -322,6 +321,30 @@ def generate(
         _event(session, older, actor, "superseded", before=before, detail={"by": plan.version})
     session.flush()
     return plan
+
+
+VERSION_ATTEMPTS = 3
+
+
+def _insert_version(session: Session, plan: PlanRow, client: Client) -> None:
+    """Insert ``plan`` as the client's next version. Two generations for one client at
+    the same moment both read the same latest version; the loser retries in a savepoint
+    with the version the winner left, and after a few tries the caller gets a 409."""
+    from sqlalchemy.exc import IntegrityError
+
+    for _ in range(VERSION_ATTEMPTS):
+        plan.version = _next_version(session, client)
+        try:
+            with session.begin_nested():
+                session.add(plan)
+                session.flush()
+            return
+        except IntegrityError:
+            continue
+    raise ConflictError(
+        f"another plan for client {client.external_id!r} was being generated at the same "
+        "time; try again"
+    )
 
 
 # --------------------------------------------------------------------------- read

@@ -10,9 +10,12 @@ the new version becomes the champion (:mod:`.registry`).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from sqlalchemy import Engine, select
 
 from health_advisor.config import Settings
 from health_advisor.errors import InputError
-from health_advisor.store.models import Client, DataSource, Interaction, Survey
+from health_advisor.store.models import Alert, Client, DataSource, Interaction, Survey
 from health_advisor.store.session import session_scope
 
 MODELS = ("hybrid", "baseline", "spark-als")
@@ -223,7 +226,10 @@ def train(
         "popularity": PopularityBaseline(),
         "rules": RulesBaseline(rule=guideline_rule),
     }
-    with training_run(tracking_uri=settings.resolved_mlflow_tracking_uri) as run:
+    with (
+        alert_on_failure(engine, model_name),
+        training_run(tracking_uri=settings.resolved_mlflow_tracking_uri) as run,
+    ):
         for m in models.values():
             m.fit(split.train, data.client_features, data.item_features)
         report = evaluate_models(models, split, client_features=data.client_features)
@@ -259,6 +265,48 @@ def train(
         decision.reason,
         info,
     )
+
+
+FAILURE_KIND = "training_failed"
+
+
+@contextmanager
+def alert_on_failure(engine: Engine, model_name: str) -> Iterator[None]:
+    """A crashed training leaves a clinic-wide alert (no client) besides MLflow's FAILED
+    run, so the alert list and Prometheus (``health_advisor_alerts_open``) show it; the
+    champion is untouched because the quality gate runs only after a finished run."""
+    try:
+        yield
+    except Exception as exc:
+        record_failure(engine, model_name, exc)
+        raise
+
+
+def record_failure(engine: Engine, model_name: str, exc: BaseException) -> None:
+    """Upsert today's ``training_failed`` alert of this model (reopened if acknowledged);
+    a failure to record never hides the training's own error."""
+    today = dt.datetime.now(dt.UTC).date()
+    key = f"{FAILURE_KIND}|{model_name}|{today.isoformat()}"
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+    explanation = f"training of the {model_name} model failed ({text}); the champion still serves"
+    try:
+        with session_scope(engine) as session:
+            alert = session.scalar(select(Alert).where(Alert.dedup_key == key))
+            if alert is None:
+                alert = Alert(
+                    client_id=None,
+                    dedup_key=key,
+                    kind=FAILURE_KIND,
+                    severity="warning",
+                    metric="model",
+                    window_start=today,
+                    window_end=today,
+                )
+                session.add(alert)
+            alert.explanation = explanation
+            alert.acknowledged_at = None
+    except Exception:  # the store may be what failed; the caller re-raises the original
+        logging.getLogger(__name__).exception("could not record the training failure alert")
 
 
 def _flat_metrics(report: pd.DataFrame, model: str) -> dict[str, float]:

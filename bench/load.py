@@ -1,0 +1,429 @@
+"""API load benchmark: a client's current plan and a freshly generated plan, at a fixed rate.
+
+Target (issue 6): p99 under 100 ms at 200 requests/s on 2 cores, from the warm scorer.
+
+1. Builds the demo store in a temporary home (``health-advisor demo --no-serve``: a
+   500-client synthetic clinic, the HybridMF champion trained, the demo accounts), or
+   reuses ``--home``; then gives the coordinator's first ``--clients-with-plans`` clients
+   an active plan (generated with the champion, approved, activated).
+2. Starts the server as a real process (``health-advisor serve``, loopback, one worker)
+   and times how long it takes to answer ``/readyz``.
+3. Signs in as the coordinator, warms up (the first generation loads the champion),
+   then sends an **open-loop** schedule: request *i* leaves at ``i / rate`` seconds,
+   whatever earlier answers did, alternating GET ``/clients/{id}/plans/current`` and
+   POST ``/clients/{id}/plans`` over those clients (``--mix`` is the share of GETs).
+   Bounded: ``--duration`` seconds and ``--max-requests`` requests, each with a timeout.
+4. Reports per kind and overall: requests, errors (non-2xx or transport errors), the
+   rate achieved, latency p50/p95/p99/max measured from the *scheduled* start (so a
+   client or server falling behind shows as latency, no coordinated omission), and the
+   server's CPU time.
+
+    .venv/bin/python bench/load.py [--rate 200] [--duration 20] [--max-requests 4000]
+        [--mix 0.5] [--clients 500] [--clients-with-plans 100] [--home DIR] [--port 0]
+        [--connections 64] [--database-url postgresql://user@host/empty_db]
+
+Prints a table and writes ``bench/results/load.json``. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = Path(sys.executable).with_name("health-advisor")
+COORDINATOR = ("coordinadora", "cebiche-limeno-2026")  # health_advisor.demo.ACCOUNTS
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One planned request: its kind, method, path and JSON body."""
+
+    kind: str
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    kind: str
+    status: int  # 0: transport error or timeout
+    latency: float  # seconds from the scheduled start to the end of the answer
+    service: float  # seconds from the actual send to the end of the answer
+
+
+@dataclass
+class Summary:
+    requests: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    service_p99_ms: float
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0-100) of ``values``; 0 when empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(int(-(-q * len(ordered) // 100)), 1)
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summarise(outcomes: Sequence[Outcome]) -> Summary:
+    latency = [o.latency for o in outcomes]
+    statuses: dict[str, int] = {}
+    for o in outcomes:
+        statuses[str(o.status)] = statuses.get(str(o.status), 0) + 1
+    return Summary(
+        requests=len(outcomes),
+        errors=sum(not 200 <= o.status < 300 for o in outcomes),
+        p50_ms=round(1000 * percentile(latency, 50), 2),
+        p95_ms=round(1000 * percentile(latency, 95), 2),
+        p99_ms=round(1000 * percentile(latency, 99), 2),
+        max_ms=round(1000 * max(latency, default=0.0), 2),
+        service_p99_ms=round(1000 * percentile([o.service for o in outcomes], 99), 2),
+        statuses=dict(sorted(statuses.items())),
+    )
+
+
+def plan_calls(clients: Sequence[str], mix: float) -> Callable[[int], Call]:
+    """The i-th request: a GET of the current plan with share ``mix``, else a POST that
+    generates one, cycling over ``clients``."""
+    cycle = itertools.cycle(clients)
+
+    def make(i: int) -> Call:
+        client = next(cycle)
+        if int((i + 1) * mix) > int(i * mix):  # the GETs spread evenly, share ``mix``
+            return Call("current_plan", "GET", f"/api/v1/clients/{client}/plans/current")
+        return Call("generate_plan", "POST", f"/api/v1/clients/{client}/plans", {})
+
+    return make
+
+
+async def drive(
+    base_url: str,
+    headers: dict[str, str],
+    make: Callable[[int], Call],
+    *,
+    rate: float,
+    duration: float,
+    max_requests: int,
+    timeout: float = 10.0,
+    connections: int = 64,
+) -> tuple[list[Outcome], float]:
+    """Send ``make(i)`` at ``start + i / rate`` until the count or the time runs out and
+    wait for every answer. Returns the outcomes and the seconds it all took.
+
+    At most ``connections`` requests are in flight; later ones wait their turn (the wait
+    counts in their latency). A request still waiting ``timeout`` seconds after its
+    scheduled start is recorded as a timeout (status 0) without being sent, and every
+    request has ``timeout`` seconds to answer, so the run ends by ``duration + 2 *
+    timeout`` seconds whatever the server does.
+    """
+    total = min(max_requests, int(rate * duration))
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    slots = asyncio.Semaphore(connections)
+    outcomes: list[Outcome] = []
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, timeout=timeout, limits=limits
+    ) as http:
+
+        async def one(call: Call, due: float) -> None:
+            async with slots:
+                sent = time.perf_counter()
+                if sent - due > timeout:
+                    outcomes.append(Outcome(call.kind, 0, sent - due, 0.0))
+                    return
+                try:
+                    response = await http.request(call.method, call.path, json=call.body)
+                    status = response.status_code
+                except httpx.HTTPError:
+                    status = 0
+                done = time.perf_counter()
+            outcomes.append(Outcome(call.kind, status, done - due, done - sent))
+
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(make(i), due)))
+        await asyncio.gather(*tasks)
+        return outcomes, time.perf_counter() - start
+
+
+def report(outcomes: Sequence[Outcome], seconds: float) -> dict[str, Any]:
+    kinds = sorted({o.kind for o in outcomes})
+    out: dict[str, Any] = {
+        "seconds": round(seconds, 2),
+        "achieved_rps": round(len(outcomes) / seconds, 1) if seconds else 0.0,
+        "all": asdict(summarise(outcomes)),
+    }
+    for kind in kinds:
+        out[kind] = asdict(summarise([o for o in outcomes if o.kind == kind]))
+    return out
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+DATABASE_URL: str | None = None  # --database-url: an empty PostgreSQL database, say
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTH_ADVISOR_")}
+    env.update(
+        HEALTH_ADVISOR_HOME=str(home), HEALTH_ADVISOR_ENV="development", TF_CPP_MIN_LOG_LEVEL="3"
+    )
+    if DATABASE_URL:
+        env["HEALTH_ADVISOR_DATABASE_URL"] = DATABASE_URL
+    return env
+
+
+def build_demo(home: Path, clients: int) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [str(CLI), "demo", "--no-serve", "--json", "--clients", str(clients)],
+        env=environment(home),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def activate_plans(home: Path, count: int) -> list[str]:
+    """The coordinator's first ``count`` clients, each with an active plan."""
+    os.environ.update(environment(home))
+    from sqlalchemy import select
+
+    from health_advisor.catalog import load_catalog
+    from health_advisor.config import Settings
+    from health_advisor.errors import NotFoundError
+    from health_advisor.plans import service
+    from health_advisor.plans.scoring import load_champion
+    from health_advisor.plans.workflow import Actor
+    from health_advisor.store.models import Client, ClientAssignment, User
+    from health_advisor.store.session import make_engine, session_scope
+
+    settings = Settings()
+    engine = make_engine(settings)
+    coordinator, doctor = Actor(COORDINATOR[0], "coordinator"), Actor("doctora", "professional")
+    model, fallback = load_champion(settings)
+    catalog = load_catalog()
+    with session_scope(engine) as session:
+        user = session.scalar(select(User).where(User.username == COORDINATOR[0]))
+        assert user is not None, "run the demo first"
+        clients = list(
+            session.scalars(
+                select(Client.external_id)
+                .join(ClientAssignment, ClientAssignment.client_id == Client.id)
+                .where(ClientAssignment.user_id == user.id)
+                .order_by(Client.id)
+                .limit(count)
+            )
+        )
+        for client in clients:
+            try:
+                service.visible_plan(session, client)
+                continue
+            except NotFoundError:
+                pass
+            plan = service.generate(
+                session, client, coordinator, catalog=catalog, model=model, fallback=fallback
+            )
+            for action, actor in (("submit", coordinator), ("approve", doctor)):
+                service.transition(session, plan.id, action, actor)
+            service.transition(session, plan.id, "activate", coordinator)
+    engine.dispose()
+    return clients
+
+
+class Server:
+    """``health-advisor serve`` as a child process on a loopback port."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.command = [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        self.env = environment(home)
+        self.log = home / "serve.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.ready_seconds = 0.0
+
+    def __enter__(self) -> Server:
+        started = time.perf_counter()
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        while time.perf_counter() - started < 60:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    self.ready_seconds = time.perf_counter() - started
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server not ready in 60 s")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds of the server so far (from /proc)."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def sign_in(base_url: str, username: str, password: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{base_url}/api/v1/auth/token",
+        data={"username": username, "password": password},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def warm_up(base_url: str, headers: dict[str, str], clients: Sequence[str]) -> float:
+    """One of each request per client until answers are fast; returns the first
+    generation's seconds (it loads the champion)."""
+    started = time.perf_counter()
+    with httpx.Client(base_url=base_url, headers=headers, timeout=60) as http:
+        first = http.post(f"/api/v1/clients/{clients[0]}/plans", json={})
+        first.raise_for_status()
+        cold = time.perf_counter() - started
+        for client in clients[:20]:
+            http.get(f"/api/v1/clients/{client}/plans/current").raise_for_status()
+            http.post(f"/api/v1/clients/{client}/plans", json={}).raise_for_status()
+    return cold
+
+
+def print_table(result: dict[str, Any]) -> None:
+    heads = ("requests", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms")
+    print(f"{'kind':<15}" + "".join(f"{h:>9}" for h in heads))
+    for kind in ("current_plan", "generate_plan", "all"):
+        if kind in result["load"]:
+            r = result["load"][kind]
+            print(
+                f"{kind:<15}{r['requests']:>9}{r['errors']:>8}{r['p50_ms']:>9}{r['p95_ms']:>9}"
+                f"{r['p99_ms']:>9}{r['max_ms']:>9}"
+            )
+    load = result["load"]
+    print(
+        f"target {result['rate']} rps for {result['duration']} s: "
+        f"achieved {load['achieved_rps']} rps "
+        f"over {load['seconds']} s; server CPU {result['server_cpu_seconds']} s "
+        f"({result['server_cpu_share']:.0%} of one core); ready in {result['server_ready_s']} s"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--max-requests", type=int, default=4000)
+    parser.add_argument("--mix", type=float, default=0.5, help="share of GET current plan")
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--clients-with-plans", type=int, default=100)
+    parser.add_argument("--home", type=Path, help="reuse a demo home (built when empty)")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--connections", type=int, default=64, help="most requests in flight")
+    parser.add_argument(
+        "--database-url", help="store (default: SQLite in the home); an empty database"
+    )
+    args = parser.parse_args(argv)
+    global DATABASE_URL
+    DATABASE_URL = args.database_url
+
+    scratch = tempfile.TemporaryDirectory(prefix="ha-load-") if args.home is None else None
+    home = args.home or Path(scratch.name) / "var"  # type: ignore[union-attr]
+    demo_seconds = None
+    if not (home / "demo-clinic").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        demo_seconds = round(build_demo(home, args.clients), 1)
+    clients = activate_plans(home, args.clients_with_plans)
+    with Server(home, args.port or free_port()) as server:
+        headers = sign_in(server.url, *COORDINATOR)
+        cold = warm_up(server.url, headers, clients)
+        cpu_before, client_before = server.cpu_seconds(), time.process_time()
+        outcomes, seconds = asyncio.run(
+            drive(
+                server.url,
+                headers,
+                plan_calls(clients, args.mix),
+                rate=args.rate,
+                duration=args.duration,
+                max_requests=args.max_requests,
+                connections=args.connections,
+            )
+        )
+        cpu = server.cpu_seconds() - cpu_before
+        client_cpu = time.process_time() - client_before
+        result = {
+            "rate": args.rate,
+            "duration": args.duration,
+            "database": "postgresql" if args.database_url else "sqlite",
+            "connections": args.connections,
+            "mix_get": args.mix,
+            "clients_with_plans": len(clients),
+            "demo_seconds": demo_seconds,
+            "server_ready_s": round(server.ready_seconds, 2),
+            "first_generation_s": round(cold, 2),
+            "server_cpu_seconds": round(cpu, 1),
+            "server_cpu_share": cpu / seconds if seconds else 0.0,
+            "client_cpu_seconds": round(client_cpu, 1),
+            "load": report(outcomes, seconds),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_average": os.getloadavg(),
+            },
+        }
+    print_table(result)
+    out = ROOT / "bench" / "results" / "load.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    if scratch is not None:
+        scratch.cleanup()
+    return 1 if result["load"]["all"]["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
