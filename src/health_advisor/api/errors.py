@@ -107,24 +107,12 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _record_denial(request: Request, note: dict[str, Any]) -> None:
-    """A ``denied`` entry in a transaction of its own: the request's is rolled back."""
-    factory = request.app.state.session_factory
-    source = request.client.host if request.client else None
-    try:
-        with factory() as session, session.begin():
-            audit.record(
-                session,
-                note["actor"],
-                note["action"],
-                note["object_type"],
-                note.get("object_id"),
-                note.get("client_ref"),
-                source,
-                {"role": note.get("actor_role"), "path": request.url.path},
-                outcome="denied",
-            )
-    except Exception:  # the denial is still answered; the log says the trail failed
-        log.exception("could not record a denied access in the audit log")
+    audit.record_denial(
+        request.app.state.session_factory,
+        note,
+        source=request.client.host if request.client else None,
+        detail={"path": request.url.path},
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,8 @@ client keeps the trail of who saw the data before.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from health_advisor.store.models import AuditEntry
 
 OUTCOMES = ("ok", "denied", "failed")
+log = logging.getLogger(__name__)
 
 
 class Actor(Protocol):
@@ -57,6 +60,33 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def record_denial(
+    session_factory: Callable[[], Session],
+    note: dict[str, Any],
+    *,
+    source: str | None,
+    detail: dict[str, Any],
+) -> None:
+    """A ``denied`` entry from an access check's audit note, in a transaction of its own
+    (the request's is rolled back). A failure to write it is logged, never raised: the
+    denial is still answered."""
+    try:
+        with session_factory() as session, session.begin():
+            record(
+                session,
+                note["actor"],
+                note["action"],
+                note["object_type"],
+                note.get("object_id"),
+                note.get("client_ref"),
+                source,
+                {"role": note.get("actor_role"), **detail},
+                outcome="denied",
+            )
+    except Exception:
+        log.exception("could not record a denied access in the audit log")
 
 
 def list_entries(

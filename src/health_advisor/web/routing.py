@@ -154,21 +154,9 @@ def _field_error(error: Any) -> str:
 
 
 def _record_denial(request: Request, note: dict[str, Any]) -> None:
-    """A ``denied`` audit entry in a transaction of its own."""
-    factory = request.app.state.session_factory
-    source = request.client.host if request.client else None
-    try:
-        with factory() as session, session.begin():
-            audit.record(
-                session,
-                note["actor"],
-                note["action"],
-                note["object_type"],
-                note.get("object_id"),
-                note.get("client_ref"),
-                source,
-                {"role": note.get("actor_role"), "path": request.url.path, "ui": "web"},
-                outcome="denied",
-            )
-    except Exception:  # the page is still answered; the log says the trail failed
-        log.exception("could not record a denied access in the audit log")
+    audit.record_denial(
+        request.app.state.session_factory,
+        note,
+        source=request.client.host if request.client else None,
+        detail={"path": request.url.path, "ui": "web"},
+    )
