@@ -127,9 +127,14 @@ def client_context(
     Without a feature snapshot the context has no risk categories (``unknown``): the
     composer then applies every rule that fires on unknown values and the plan says so.
     """
+    return _context(session, _client(session, client_id), as_of)
+
+
+def _context(
+    session: Session, client: Client, as_of: dt.date | None
+) -> tuple[ClientContext, dict[str, Any], dict[str, Any]]:
     from health_advisor.plans.context import context_from_rows
 
-    client = _client(session, client_id)
     snap = _latest_snapshot(session, client)
     features = dict(snap.features) if snap is not None else {}
     survey = _latest_survey(session, client)
@@ -138,7 +143,7 @@ def client_context(
         features["age_years"] = float(day.year - client.birth_year)
     if not features.get("sex") and client.sex:
         features["sex"] = client.sex
-    context = context_from_rows(client_id, day, features, survey)
+    context = context_from_rows(client.external_id, day, features, survey)
     return context, survey, features
 
 
@@ -186,6 +191,7 @@ def _peers(session: Session, client: Client) -> dict[str, PeerStat]:
 
 def evidence_for(
     session: Session,
+    client: Client,
     context: ClientContext,
     survey: Mapping[str, Any],
     features: Mapping[str, Any],
@@ -194,7 +200,6 @@ def evidence_for(
     fallback: str | None = None,
 ) -> ModelEvidence:
     """The model's evidence for one client, or rules-only evidence saying why."""
-    client = _client(session, context.client_id)
     peers = _peers(session, client)
     if model is None:
         return ModelEvidence(None, peers=peers, fallback=fallback or "no_model")
@@ -284,11 +289,11 @@ def generate(
 
     if actor.role not in workflow.EDITORS:
         raise PermissionDenied(f"a {actor.role} may not generate plans")
-    consent.require_consent(session, _client(session, client_id), consent.RECOMMENDATIONS)
-    context, survey, features = client_context(session, client_id, as_of=as_of)
-    evidence = evidence_for(session, context, survey, features, model, fallback=fallback)
-    composed = compose(context, evidence, catalog, config or ComposerConfig())
     client = _client(session, client_id)
+    consent.require_consent(session, client, consent.RECOMMENDATIONS)
+    context, survey, features = _context(session, client, as_of)
+    evidence = evidence_for(session, client, context, survey, features, model, fallback=fallback)
+    composed = compose(context, evidence, catalog, config or ComposerConfig())
     plan = PlanRow(
         client_id=client.id,
         version=0,  # set by _insert_version
@@ -511,15 +516,20 @@ def transition(
     return plan
 
 
-def _edit_context(session: Session, plan: PlanRow) -> tuple[ClientContext, str]:
-    client_id = str(session.scalar(select(Client.external_id).where(Client.id == plan.client_id)))
-    context, _, _ = client_context(session, client_id, as_of=plan.as_of)
-    return context, client_id
+def _edit_context(session: Session, plan: PlanRow) -> ClientContext:
+    client = session.get(Client, plan.client_id)
+    assert client is not None  # plans are deleted with their client
+    return _context(session, client, plan.as_of)[0]
 
 
 def _renumber(plan: PlanRow) -> None:
     for k, row in enumerate(plan.items):
         row.position = k
+
+
+# Evidence for edits: the adherence the model predicted when the plan was composed is not
+# kept for items outside the plan, so an added item is scored by rules and says so.
+EDIT_EVIDENCE = ModelEvidence(None, fallback="coordinator_edit")
 
 
 def add_item(
@@ -546,7 +556,7 @@ def add_item(
         raise NotFoundError(f"intervention {intervention_id!r} is not in the catalog") from error
     if any(row.intervention_id == intervention_id for row in plan.items):
         raise ConflictError(f"plan {plan_id} already holds {intervention_id}")
-    context, _ = _edit_context(session, plan)
+    context = _edit_context(session, plan)
     for row in plan.items:
         if catalog.conflict(intervention_id, row.intervention_id) or catalog.conflict(
             row.intervention_id, intervention_id
@@ -554,7 +564,7 @@ def add_item(
             raise ConflictError(
                 f"{intervention_id} conflicts with {row.intervention_id} in the plan"
             )
-    item = item_for(intervention, context, _stored_evidence(plan), catalog)
+    item = item_for(intervention, context, EDIT_EVIDENCE, catalog)
     note = Reason("coordinator", {"reason": reason.strip(), "author": actor.name})
     item = PlanItem(**{**item.__dict__, "reasons": (*item.reasons, note)})
     plan.items.append(_item_row(item, len(plan.items), "coordinator"))
@@ -577,12 +587,6 @@ def _edited(
     )
     session.flush()
     return plan
-
-
-def _stored_evidence(plan: PlanRow) -> ModelEvidence:
-    """Evidence for edits: the adherence the model predicted when the plan was composed
-    is not kept for items outside the plan, so edits are scored by rules and say so."""
-    return ModelEvidence(None, fallback="coordinator_edit")
 
 
 def remove_item(
