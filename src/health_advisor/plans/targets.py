@@ -150,7 +150,7 @@ def steps_target(b: float, age: float | None, plan: Plan) -> Target:
     """+10 % of the baseline per week, capped at the Paluch 2022 age goal."""
     goal = step_goal(age)
     weekly = STEPS_WEEKLY_RATE * b
-    value = min(goal, b + weekly * plan.weeks) if b < goal else b
+    value = min(goal, b * (1 + STEPS_WEEKLY_RATE * plan.weeks)) if b < goal else b
     return _metric_target("steps", b, value, goal, weekly, plan, "steps_10pct_weekly")
 
 
