@@ -6,7 +6,8 @@ Target (issue 6): p99 under 100 ms at 200 requests/s on 2 cores, from the warm s
    500-client synthetic clinic, the HybridMF champion trained, the demo accounts), or
    reuses ``--home``; then gives the coordinator's first ``--clients-with-plans`` clients
    an active plan (generated with the champion, approved, activated).
-2. Starts the server as a real process (``health-advisor serve``, loopback, one worker)
+2. Starts the server as a real process (``health-advisor serve``, loopback, ``--workers``
+   processes, default 2: one per core)
    and times how long it takes to answer ``/readyz``.
 3. Signs in as the coordinator, warms up (the first generation loads the champion),
    then sends an **open-loop** schedule: request *i* leaves at ``i / rate`` seconds,
@@ -20,7 +21,7 @@ Target (issue 6): p99 under 100 ms at 200 requests/s on 2 cores, from the warm s
 
     .venv/bin/python bench/load.py [--rate 200] [--duration 20] [--max-requests 4000]
         [--mix 0.5] [--clients 500] [--clients-with-plans 100] [--home DIR] [--port 0]
-        [--connections 64] [--database-url postgresql://user@host/empty_db]
+        [--connections 64] [--workers 2] [--database-url postgresql://user@host/empty_db]
 
 Prints a table and writes ``bench/results/load.json``. Loopback only.
 """
@@ -140,12 +141,16 @@ async def drive(
     request has ``timeout`` seconds to answer, so the run ends by ``duration + 2 *
     timeout`` seconds whatever the server does.
     """
+    import aiohttp  # a lighter client than httpx: the load generator shares the cores
+
     total = min(max_requests, int(rate * duration))
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     slots = asyncio.Semaphore(connections)
     outcomes: list[Outcome] = []
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, timeout=timeout, limits=limits
+    async with aiohttp.ClientSession(
+        base_url,
+        headers=headers,
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=timeout),
     ) as http:
 
         async def one(call: Call, due: float) -> None:
@@ -155,9 +160,10 @@ async def drive(
                     outcomes.append(Outcome(call.kind, 0, sent - due, 0.0))
                     return
                 try:
-                    response = await http.request(call.method, call.path, json=call.body)
-                    status = response.status_code
-                except httpx.HTTPError:
+                    async with http.request(call.method, call.path, json=call.body) as response:
+                        await response.read()
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError):
                     status = 0
                 done = time.perf_counter()
             outcomes.append(Outcome(call.kind, status, done - due, done - sent))
@@ -266,12 +272,35 @@ def activate_plans(home: Path, count: int) -> list[str]:
     return clients
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(c) for c in children)
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # ended meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """``health-advisor serve`` as a child process on a loopback port."""
 
-    def __init__(self, home: Path, port: int) -> None:
+    def __init__(self, home: Path, port: int, workers: int = 1) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.command = [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        self.command += ["--workers", str(workers)]
         self.env = environment(home)
         self.log = home / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -296,10 +325,9 @@ class Server:
         raise RuntimeError("server not ready in 60 s")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU seconds of the server so far (from /proc)."""
+        """User + system CPU seconds of the server and its worker processes so far."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(_cpu_seconds(pid) for pid in _process_tree(self.process.pid))
 
     def __exit__(self, *exc: object) -> None:
         assert self.process is not None
@@ -350,7 +378,8 @@ def print_table(result: dict[str, Any]) -> None:
         f"target {result['rate']} rps for {result['duration']} s: "
         f"achieved {load['achieved_rps']} rps "
         f"over {load['seconds']} s; server CPU {result['server_cpu_seconds']} s "
-        f"({result['server_cpu_share']:.0%} of one core); ready in {result['server_ready_s']} s"
+        f"({result['server_cpu_share']:.0%} of one core, {result['workers']} worker(s)); "
+        f"client CPU {result['client_cpu_seconds']} s; ready in {result['server_ready_s']} s"
     )
 
 
@@ -365,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, help="reuse a demo home (built when empty)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--connections", type=int, default=64, help="most requests in flight")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (one per core)")
     parser.add_argument(
         "--database-url", help="store (default: SQLite in the home); an empty database"
     )
@@ -379,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         home.mkdir(parents=True, exist_ok=True)
         demo_seconds = round(build_demo(home, args.clients), 1)
     clients = activate_plans(home, args.clients_with_plans)
-    with Server(home, args.port or free_port()) as server:
+    with Server(home, args.port or free_port(), args.workers) as server:
         headers = sign_in(server.url, *COORDINATOR)
         cold = warm_up(server.url, headers, clients)
         cpu_before, client_before = server.cpu_seconds(), time.process_time()
@@ -401,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duration": args.duration,
             "database": "postgresql" if args.database_url else "sqlite",
             "connections": args.connections,
+            "workers": args.workers,
             "mix_get": args.mix,
             "clients_with_plans": len(clients),
             "demo_seconds": demo_seconds,

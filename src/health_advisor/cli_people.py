@@ -127,11 +127,21 @@ def keys_create(
 def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Worker processes sharing the port (default: HEALTH_ADVISOR_WORKERS or 1); "
+            "one per core serves the most.",
+        ),
+    ] = None,
 ) -> None:
     """Run the API and the web UI (uvicorn) until interrupted."""
     from health_advisor.api.app import serve as run_server
 
-    run_server(settings(), host=host, port=port)
+    run_server(settings(), host=host, port=port, workers=workers)
 
 
 def consent_add(

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(default=None, repr=False)  # bearer token for /metrics
     mlflow_tracking_uri: str | None = None
     spark_master: str = "local[*]"  # any Spark master URL for SparkALS
+    workers: int = Field(default=1, ge=1, le=64)  # ``serve`` processes sharing the port
 
     @property
     def resolved_database_url(self) -> str:

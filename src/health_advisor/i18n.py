@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from babel import Locale
@@ -128,6 +128,7 @@ def N_(message: str) -> str:
 # --------------------------------------------------------------------------- formats
 
 
+@lru_cache(maxsize=8192)  # plans repeat the same figures
 def format_number(value: float, lang: str, *, max_fraction: int = 1) -> str:
     """A number with the locale's separators and at most ``max_fraction`` decimals
     (trailing zeros dropped): 7700 -> ``7,700``; 5.65 -> ``5.7``."""
@@ -135,17 +136,20 @@ def format_number(value: float, lang: str, *, max_fraction: int = 1) -> str:
     return babel_numbers.format_decimal(value, format=pattern, locale=locale(lang))
 
 
+@lru_cache(maxsize=8192)  # plans repeat the same figures
 def format_decimal(value: float, lang: str, *, digits: int = 1) -> str:
     """A number with exactly ``digits`` decimals: 7.5 -> ``7.50`` with ``digits=2``."""
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
     return babel_numbers.format_decimal(value, format=pattern, locale=locale(lang))
 
 
+@lru_cache(maxsize=8192)  # plans repeat the same figures
 def format_percent(fraction: float, lang: str) -> str:
     """A 0-1 fraction as a whole percentage in the locale's style (``72 %`` / ``72%``)."""
     return babel_numbers.format_percent(fraction, locale=locale(lang))
 
 
+@lru_cache(maxsize=8192)  # plans repeat the same figures
 def format_date(value: dt.date, lang: str, *, format: str = "long") -> str:
     """A date in the locale's ``short``/``medium``/``long``/``full`` style
     (es-PE long: ``12 de enero de 2027``)."""

@@ -1,8 +1,8 @@
 """The FastAPI application factory and the server entry point.
 
 ``create_app(settings)`` builds everything a request needs once (engine, session factory,
-token signer, login limiter) and keeps it on ``app.state``; nothing heavy is imported
-here, so ``health-advisor serve`` is listening in about a second.
+token signer, login limiter, the champion and peer caches) and keeps it on ``app.state``;
+nothing heavy is imported here, so ``health-advisor serve`` is listening in about a second.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from sqlalchemy import Engine
 
 from health_advisor.api import errors, metrics
 from health_advisor.api.middleware import ConcurrencyLimit, RequestContext, request_limit
+from health_advisor.api.plan_cache import RenderCache
 from health_advisor.api.routers import ROUTERS
 from health_advisor.config import Settings, get_settings
+from health_advisor.plans.peers import PeerCache
+from health_advisor.plans.scoring import ChampionCache
 from health_advisor.security.keys import signing_key
 from health_advisor.security.ratelimit import LoginLimiter
 from health_advisor.security.tokens import TokenSigner
@@ -48,6 +51,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.session_factory = session_factory(engine)
     app.state.signer = TokenSigner(signing_key(settings))
     app.state.limiter = LoginLimiter()
+    app.state.champion = ChampionCache(settings)  # the warm scorer, shared by API and web
+    app.state.peers = PeerCache()  # similar clients' adherence sums, rebuilt each minute
+    app.state.plan_bodies = RenderCache[Any]()  # plan bodies by plan version and language
     errors.install(app)
     app.add_middleware(ConcurrencyLimit, limit=request_limit(engine))  # innermost of the three
     app.add_middleware(RequestContext)
@@ -77,16 +83,36 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
+    workers: int | None = None,
     log_level: str = "info",
 ) -> None:
-    """Run the API with uvicorn until interrupted (``health-advisor serve``)."""
+    """Run the API with uvicorn until interrupted (``health-advisor serve``).
+
+    ``workers`` (default ``Settings.workers``) processes share the port; each builds its
+    own app from the environment (:func:`create_app` as a factory). With more than one,
+    the HTTP metrics are kept in a multiprocess folder under the home (cleared at start)
+    so that ``/metrics`` sums every worker.
+    """
     import uvicorn
 
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=log_level,
-        server_header=False,
-        proxy_headers=False,
-    )
+    settings = settings or get_settings()
+    workers = workers or settings.workers
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "server_header": False,
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    import os
+    import shutil
+
+    folder = settings.home / "run" / "prometheus"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[metrics.MULTIPROC_ENV] = str(folder.resolve())
+    os.environ["HEALTH_ADVISOR_HOME"] = str(settings.home.resolve())
+    uvicorn.run(f"{__name__}:create_app", factory=True, workers=workers, **options)

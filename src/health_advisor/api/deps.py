@@ -87,6 +87,7 @@ class Context:
     principal: Principal
     source: str | None
     request_id: str | None
+    state: Any = None  # the app's state: caches shared by requests (``create_app``)
 
     def audit(
         self,
@@ -122,6 +123,7 @@ def get_context(request: Request, session: SessionDep, principal: PrincipalDep) 
         principal=principal,
         source=client_address(request),
         request_id=getattr(request.state, "request_id", None),
+        state=request.app.state,
     )
 
 

@@ -5,8 +5,9 @@ Two sources, one registry per app (so tests may build many apps in one process):
 
 - :class:`HttpMetrics`, a pure ASGI middleware: requests and latency by method, route
   *template* (``/api/v1/clients/{client_id}``, never the filled-in path) and status,
-  unhandled exceptions by class, requests in flight. Per process: with several workers,
-  Prometheus scrapes each one (one worker per container, scaled by containers).
+  unhandled exceptions by class, requests in flight. With several workers on one port
+  they are summed over the workers (prometheus_client's multiprocess mode, see
+  :class:`ApiMetrics`).
 - :class:`StoreCollector`, read on scrape and cached per group for a few seconds: plans by
   status, plan events (generated, approved, ...), check-ins, active plans by risk
   category, recent adherence by domain and risk category, plan targets on track, open
@@ -30,10 +31,12 @@ or keep the route off the public proxy (see ``deploy/README.md``).
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hmac
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -116,15 +119,28 @@ def _known(kind: str, value: object) -> str:
 # --------------------------------------------------------------------------- HTTP
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
 @dataclass
 class ApiMetrics:
-    """The in-process metrics of one app, in its own registry."""
+    """The in-process metrics of one app, in its own registry.
+
+    With several workers (``health-advisor serve --workers N``), ``multiprocess_dir`` is
+    prometheus_client's multiprocess folder (``PROMETHEUS_MULTIPROC_DIR``, set by
+    :func:`health_advisor.api.app.serve` before the workers start): every worker writes
+    its counters there and whichever worker answers a scrape reports the sum over all of
+    them, so one port gives one consistent view. The per-process collectors (CPU, memory,
+    GC) are left out in that mode: they would describe only the worker that answered.
+    """
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    multiprocess_dir: str | None = None
 
     def __post_init__(self) -> None:
         disable_created_metrics()  # no ``*_created`` series: they double the series count
-        r = self.registry
+        shared = self.multiprocess_dir is not None
+        r = None if shared else self.registry  # shared: values live in the folder's files
         self.requests = Counter(
             f"{PREFIX}_http_requests",
             "HTTP requests answered, by method, route template and status code.",
@@ -145,11 +161,21 @@ class ApiMetrics:
             registry=r,
         )
         self.in_flight = Gauge(
-            f"{PREFIX}_http_requests_in_flight", "Requests being served now.", registry=r
+            f"{PREFIX}_http_requests_in_flight",
+            "Requests being served now.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
-        ProcessCollector(registry=r)
-        PlatformCollector(registry=r)
-        GCCollector(registry=r)
+        if shared:
+            from prometheus_client import multiprocess
+
+            multiprocess.MultiProcessCollector(self.registry, path=self.multiprocess_dir)
+            # a worker that stops takes its in-flight gauge with it (its counters stay)
+            atexit.register(multiprocess.mark_process_dead, os.getpid(), self.multiprocess_dir)
+        else:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (method, route, str(status))
@@ -781,7 +807,7 @@ def metrics(request: Request) -> Response:
 
 def install(app: FastAPI, settings: Settings, engine: Engine) -> ApiMetrics:
     """Measure every request (outermost middleware) and serve ``/metrics``."""
-    api_metrics = ApiMetrics()
+    api_metrics = ApiMetrics(multiprocess_dir=os.environ.get(MULTIPROC_ENV) or None)
     api_metrics.registry.register(StoreCollector(engine, settings))
     app.state.metrics = api_metrics
     app.add_middleware(HttpMetrics, metrics=api_metrics)

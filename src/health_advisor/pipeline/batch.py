@@ -35,6 +35,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from health_advisor.config import Settings
+from health_advisor.plans.peers import PeerCache
 from health_advisor.store.models import Client, FeatureSnapshot, Plan
 from health_advisor.store.session import session_scope
 
@@ -161,11 +162,18 @@ def batch_recommend(
         dates = _snapshot_dates(session)
         decisions = _decisions(session, dates, model_version, catalog.version)
     todo = sorted(c for c, d in decisions.items() if d == "generate")
+    peer_cache = PeerCache(ttl=float("inf"))  # one aggregate for the whole run
     for start in range(0, len(todo), chunk):
         with session_scope(engine) as session:
             for client_id in todo[start : start + chunk]:
                 service.generate(
-                    session, client_id, actor, catalog=catalog, model=model, fallback=fallback
+                    session,
+                    client_id,
+                    actor,
+                    catalog=catalog,
+                    model=model,
+                    fallback=fallback,
+                    peer_cache=peer_cache,
                 )
         if on_chunk is not None:
             on_chunk(min(start + chunk, len(todo)), len(todo))

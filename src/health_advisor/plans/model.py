@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from health_advisor.core.catalog import Facts
@@ -143,10 +143,18 @@ class Target:
     rule: str
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["start_date"] = self.start_date.isoformat()
-        out["review_date"] = self.review_date.isoformat()
-        return out
+        return {
+            "metric": self.metric,
+            "unit": self.unit,
+            "direction": self.direction,
+            "baseline": self.baseline,
+            "value": self.value,
+            "goal": self.goal,
+            "weekly_change": self.weekly_change,
+            "start_date": self.start_date.isoformat(),
+            "review_date": self.review_date.isoformat(),
+            "rule": self.rule,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Target:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from health_advisor.config import Settings
@@ -17,7 +18,7 @@ from health_advisor.errors import ModelNotReady
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ChampionCache", "ChampionScorer", "load_champion"]
+__all__ = ["ChampionCache", "ChampionScorer", "load_champion", "model_features"]
 
 
 class ChampionScorer:
@@ -32,28 +33,46 @@ class ChampionScorer:
     def knows(self, client_id: str) -> bool:
         return bool(self._known().lookup([client_id])[0] >= 0)
 
-    def _encoder(self) -> Any:
-        if hasattr(self.model, "score_rows"):
-            return self.model.client_encoder
-        return self.model.client_encoder_
+    def client_scores(
+        self, client_id: str, survey: Mapping[str, Any], features: Mapping[str, Any]
+    ) -> dict[str, float]:
+        """Predicted value of every intervention for one client from the latest survey's
+        answers and snapshot features (both may be empty: the fit-time features, or none)."""
+        if hasattr(self.model, "score_client"):  # NumpyScorer: no frames, ~0.1 ms
+            from health_advisor.recommender.datasets import client_feature_row
+
+            row = client_feature_row(survey, features or None) if survey or features else None
+            scores = self.model.score_client(client_id, row)
+            ids = self.model.item_ids
+        else:
+            frame = self._aligned(model_features(client_id, survey, features))
+            scores = self.model.score_items([client_id], client_features=frame)[0]
+            ids = self.model.items_.ids
+        return {str(i): float(s) for i, s in zip(ids, scores, strict=True)}
 
     def _aligned(self, features: pd.DataFrame | None) -> pd.DataFrame | None:
         """The columns the model was fitted with; one client's row lacks the snapshot
         columns it has no value for, and the encoder treats missing numbers as the mean."""
-        encoder = self._encoder()
+        encoder = self.model.client_encoder_
         if features is None or encoder is None:
             return None
         return features.reindex(columns=[*encoder.numeric, *encoder.categorical])
 
-    def client_scores(self, client_id: str, features: pd.DataFrame | None) -> dict[str, float]:
-        features = self._aligned(features)
-        if hasattr(self.model, "score_rows"):  # NumpyScorer
-            scores = self.model.score_rows(self.model.rows([client_id], features))[0]
-            ids = self.model.item_ids
-        else:
-            scores = self.model.score_items([client_id], client_features=features)[0]
-            ids = self.model.items_.ids
-        return {str(i): float(s) for i, s in zip(ids, scores, strict=True)}
+
+def model_features(
+    client_id: str, survey: Mapping[str, Any], features: Mapping[str, Any]
+) -> pd.DataFrame | None:
+    """The client's feature row as a frame, in the shape the recommender was trained on
+    (the path of fitted Recommenders; the NumpyScorer reads the row without frames)."""
+    import pandas as pd
+
+    from health_advisor.recommender.datasets import client_features
+
+    if not survey and not features:
+        return None
+    surveys = pd.DataFrame([{**survey, "client_id": client_id}])
+    snapshots = pd.DataFrame([{**features, "client_id": client_id}]) if features else None
+    return client_features(surveys, snapshots)
 
 
 _lock = threading.Lock()

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import fmean
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,11 +28,11 @@ from health_advisor.plans.model import (
     ComposerConfig,
     Exclusion,
     ModelEvidence,
-    PeerStat,
     PlanItem,
     Reason,
     Target,
 )
+from health_advisor.plans.peers import PeerCache, peer_stats
 from health_advisor.plans.workflow import Actor
 from health_advisor.store.models import (
     Alert,
@@ -46,9 +46,7 @@ from health_advisor.store.models import (
 from health_advisor.store.models import Plan as PlanRow
 from health_advisor.store.models import PlanEvent as EventRow
 from health_advisor.store.models import PlanItem as ItemRow
-
-if TYPE_CHECKING:
-    import pandas as pd
+from health_advisor.store.types import utcnow
 
 __all__ = [
     "CheckInResult",
@@ -72,8 +70,6 @@ __all__ = [
     "visible_plan",
 ]
 
-PEER_AGE_SPAN = 5  # similar clients: same sex, born within this many years
-MIN_PEERS = 5  # fewer similar clients than this is not evidence
 ON_TRACK_SHARE = 0.5  # on track: at least half the planned change achieved so far
 ADHERENCE_ON_TRACK = 70.0  # behavioural targets: mean weekly adherence (%) on track
 
@@ -81,8 +77,11 @@ ADHERENCE_ON_TRACK = 70.0  # behavioural targets: mean weekly adherence (%) on t
 class Scorer(Protocol):
     """What the service needs of a model: NumpyScorer and fitted Recommenders both fit."""
 
-    def client_scores(self, client_id: str, features: pd.DataFrame | None) -> dict[str, float]:
-        """Predicted adherence (%) of every intervention for one client."""
+    def client_scores(
+        self, client_id: str, survey: Mapping[str, Any], features: Mapping[str, Any]
+    ) -> dict[str, float]:
+        """Predicted adherence (%) of every intervention for one client, from the latest
+        survey's answers and snapshot features (both may be empty)."""
         ...
 
     def knows(self, client_id: str) -> bool:
@@ -147,48 +146,6 @@ def _context(
     return context, survey, features
 
 
-def model_features(
-    client_id: str, survey: Mapping[str, Any], features: Mapping[str, Any]
-) -> pd.DataFrame | None:
-    """The client's feature row in the shape the recommender was trained on."""
-    import pandas as pd
-
-    from health_advisor.recommender.datasets import client_features
-
-    if not survey and not features:
-        return None
-    surveys = pd.DataFrame([{**survey, "client_id": client_id}])
-    snapshots = pd.DataFrame([{**features, "client_id": client_id}]) if features else None
-    return client_features(surveys, snapshots)
-
-
-def _peers(session: Session, client: Client) -> dict[str, PeerStat]:
-    """Mean adherence per intervention among similar clients (same sex, similar age)."""
-    query = (
-        select(
-            Interaction.intervention_id,
-            func.count(func.distinct(Interaction.client_id)),
-            func.avg(Interaction.value),
-        )
-        .join(Client, Client.id == Interaction.client_id)
-        .where(Interaction.kind == "adherence", Client.id != client.id)
-        .group_by(Interaction.intervention_id)
-    )
-    if client.sex is not None:
-        query = query.where(Client.sex == client.sex)
-    if client.birth_year is not None:
-        query = query.where(
-            Client.birth_year.between(
-                client.birth_year - PEER_AGE_SPAN, client.birth_year + PEER_AGE_SPAN
-            )
-        )
-    return {
-        item: PeerStat(int(n), float(mean) / 100.0)
-        for item, n, mean in session.execute(query)
-        if n >= MIN_PEERS and mean is not None
-    }
-
-
 def evidence_for(
     session: Session,
     client: Client,
@@ -198,14 +155,14 @@ def evidence_for(
     model: tuple[Scorer, int] | None,
     *,
     fallback: str | None = None,
+    peer_cache: PeerCache | None = None,
 ) -> ModelEvidence:
     """The model's evidence for one client, or rules-only evidence saying why."""
-    peers = _peers(session, client)
+    peers = peer_stats(session, client, peer_cache)
     if model is None:
         return ModelEvidence(None, peers=peers, fallback=fallback or "no_model")
     scorer, version = model
-    frame = model_features(context.client_id, survey, features)
-    scores = scorer.client_scores(context.client_id, frame)
+    scores = scorer.client_scores(context.client_id, survey, features)
     adherence = {k: min(max(v / 100.0, 0.0), 1.0) for k, v in scores.items()}
     return ModelEvidence(
         version,
@@ -274,6 +231,7 @@ def generate(
     fallback: str | None = None,
     config: ComposerConfig | None = None,
     as_of: dt.date | None = None,
+    peer_cache: PeerCache | None = None,
 ) -> PlanRow:
     """Compose a plan for ``client_id`` and store it as a new draft version.
 
@@ -283,6 +241,8 @@ def generate(
     ``model`` is the champion (scorer, version), or None to compose by guideline rules
     (``fallback`` says why, e.g. ``no_model``). Earlier versions that never became
     active are superseded; an active plan stays active until the new one is activated.
+    ``peer_cache`` serves similar clients' adherence to a long-running process (see
+    :mod:`health_advisor.plans.peers`); without it they are read from the database.
     """
     from health_advisor.plans.composer import compose
     from health_advisor.security import consent
@@ -292,7 +252,9 @@ def generate(
     client = _client(session, client_id)
     consent.require_consent(session, client, consent.RECOMMENDATIONS)
     context, survey, features = _context(session, client, as_of)
-    evidence = evidence_for(session, client, context, survey, features, model, fallback=fallback)
+    evidence = evidence_for(
+        session, client, context, survey, features, model, fallback=fallback, peer_cache=peer_cache
+    )
     composed = compose(context, evidence, catalog, config or ComposerConfig())
     plan = PlanRow(
         client_id=client.id,
@@ -440,15 +402,22 @@ def plan_events(session: Session, plan_id: int) -> list[EventRow]:
 
 
 def plan_json(
-    session: Session, plan: PlanRow, *, catalog: Catalog, lang: str = "es"
+    session: Session,
+    plan: PlanRow,
+    *,
+    catalog: Catalog,
+    lang: str = "es",
+    client_id: str | None = None,
 ) -> dict[str, Any]:
     """The plan as JSON (the CLI's ``--format json`` and the API's body).
 
     Each item's reasons carry ``text`` in ``lang`` beside the code and parameters.
+    ``client_id`` is the client's external id when the caller has it (else it is read).
     """
     from health_advisor.plans.i18n import reason_text, target_text
 
-    client_id = session.scalar(select(Client.external_id).where(Client.id == plan.client_id))
+    if client_id is None:
+        client_id = session.scalar(select(Client.external_id).where(Client.id == plan.client_id))
     composed = stored_plan(plan, str(client_id))
     items = []
     for row, item in zip(plan.items, composed.items, strict=True):
@@ -575,7 +544,9 @@ def add_item(
 def _edited(
     session: Session, plan: PlanRow, actor: Actor, action: str, reason: str, item: str
 ) -> PlanRow:
-    """Record an item edit (the reason is the event's comment) and flush."""
+    """Record an item edit (the reason is the event's comment) and flush. The plan's
+    ``updated_at`` moves: its rendered bodies are keyed on it (``api.plan_cache``)."""
+    plan.updated_at = utcnow()
     _event(
         session,
         plan,

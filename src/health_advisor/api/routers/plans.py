@@ -200,17 +200,20 @@ def _plan_for(ctx: Ctx, plan_id: int, action: Action) -> tuple[PlanRow, str]:
     return plan, external.external_id
 
 
-def _out(ctx: Ctx, plan: PlanRow, lang: str) -> PlanOut:
-    return PlanOut(**service.plan_json(ctx.session, plan, catalog=_catalog(), lang=lang))
+def _out(ctx: Ctx, plan: PlanRow, lang: str, client_id: str) -> PlanOut:
+    """The plan's body, rendered once per version of the plan (see ``api.plan_cache``)."""
+    catalog = _catalog()
+    key = (plan.id, plan.updated_at, plan.status, client_id, lang, catalog.version)
+    return ctx.state.plan_bodies.get(
+        key,
+        lambda: PlanOut(
+            **service.plan_json(ctx.session, plan, catalog=catalog, lang=lang, client_id=client_id)
+        ),
+    )
 
 
 def _champion(request: Request) -> tuple[Any, str | None]:
-    from health_advisor.plans.scoring import ChampionCache
-
-    cache = getattr(request.app.state, "champion", None)
-    if cache is None:
-        cache = request.app.state.champion = ChampionCache(request.app.state.settings)
-    return cache.get()
+    return request.app.state.champion.get()
 
 
 # --------------------------------------------------------------------------- plans
@@ -230,10 +233,16 @@ def generate_plan(
     actor = _actor(ctx)
     model, fallback = (None, "rules_requested") if body.rules_only else _champion(request)
     plan = service.generate(
-        ctx.session, client_id, actor, catalog=_catalog(), model=model, fallback=fallback
+        ctx.session,
+        client_id,
+        actor,
+        catalog=_catalog(),
+        model=model,
+        fallback=fallback,
+        peer_cache=request.app.state.peers,
     )
     ctx.audit("create", "plan", plan.id, client_id, version=plan.version)
-    return _out(ctx, plan, lang)
+    return _out(ctx, plan, lang, client_id)
 
 
 @router.get(
@@ -272,7 +281,7 @@ def current_plan(client_id: ClientIdPath, ctx: Ctx, lang: Lang = "es") -> PlanOu
     ctx.client(client_id, Action.READ)
     plan = service.visible_plan(ctx.session, client_id)
     ctx.audit("read", "plan", plan.id, client_id)
-    return _out(ctx, plan, lang)
+    return _out(ctx, plan, lang, client_id)
 
 
 @router.get(
@@ -297,7 +306,7 @@ def list_all_plans(
 def get_plan(plan_id: PlanIdPath, ctx: Ctx, lang: Lang = "es") -> PlanOut:
     plan, client_id = _plan_for(ctx, plan_id, Action.READ)
     ctx.audit("read", "plan", plan.id, client_id)
-    return _out(ctx, plan, lang)
+    return _out(ctx, plan, lang, client_id)
 
 
 @router.get(
@@ -379,7 +388,7 @@ def _transition(ctx: Ctx, plan_id: int, action: str, comment: str | None, lang: 
     plan, client_id = _plan_for(ctx, plan_id, Action.READ)
     plan = service.transition(ctx.session, plan.id, action, _actor(ctx), comment=comment)
     ctx.audit(action, "plan", plan.id, client_id, status=plan.status)
-    return _out(ctx, plan, lang)
+    return _out(ctx, plan, lang, client_id)
 
 
 @router.post(
@@ -461,7 +470,7 @@ def add_item(plan_id: PlanIdPath, body: ItemIn, ctx: Ctx, lang: Lang = "es") -> 
         catalog=_catalog(),
     )
     ctx.audit("item_added", "plan", plan.id, client_id, intervention_id=body.intervention_id)
-    return _out(ctx, plan, lang)
+    return _out(ctx, plan, lang, client_id)
 
 
 @router.delete(
@@ -480,7 +489,7 @@ def remove_item(
     plan, client_id = _plan_for(ctx, plan_id, Action.WRITE)
     service.remove_item(ctx.session, plan.id, intervention_id, _actor(ctx), reason=reason)
     ctx.audit("item_removed", "plan", plan.id, client_id, intervention_id=intervention_id)
-    return _out(ctx, plan, lang)
+    return _out(ctx, plan, lang, client_id)
 
 
 @router.put(
@@ -514,7 +523,7 @@ def swap_item(
         old=intervention_id,
         new=body.new_intervention_id,
     )
-    return _out(ctx, plan, lang)
+    return _out(ctx, plan, lang, client_id)
 
 
 # --------------------------------------------------------------------------- check-ins

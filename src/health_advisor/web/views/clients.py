@@ -16,7 +16,6 @@ from starlette.responses import RedirectResponse, Response
 from health_advisor.core.vocabulary import RISK_CATEGORIES
 from health_advisor.errors import ConflictError, InputError, NotFoundError
 from health_advisor.plans import service as plans
-from health_advisor.plans.scoring import load_champion
 from health_advisor.security import consent
 from health_advisor.security.access import STAFF, Action
 from health_advisor.web import data
@@ -111,7 +110,8 @@ def _client_page(
 def generate_plan(client_id: ClientId, page: PageDep) -> Response:
     page.require_role("admin", "coordinator")
     page.client(client_id, Action.WRITE)
-    model, fallback = load_champion(page.request.app.state.web.settings)
+    state = page.request.app.state
+    model, fallback = state.champion.get()
     try:
         plan = plans.generate(
             page.session,
@@ -120,6 +120,7 @@ def generate_plan(client_id: ClientId, page: PageDep) -> Response:
             catalog=page.catalog,
             model=model,
             fallback=fallback,
+            peer_cache=state.peers,
         )
     except (ConflictError, InputError) as error:
         page.session.rollback()
