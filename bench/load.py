@@ -350,16 +350,18 @@ def sign_in(base_url: str, username: str, password: str) -> dict[str, str]:
 
 
 def warm_up(base_url: str, headers: dict[str, str], clients: Sequence[str]) -> float:
-    """One of each request per client until answers are fast; returns the first
-    generation's seconds (it loads the champion)."""
+    """One of each request for 20 clients, each on a new connection so that every worker
+    process loads the champion before the measurement; returns the first generation's
+    seconds."""
     started = time.perf_counter()
     with httpx.Client(base_url=base_url, headers=headers, timeout=60) as http:
         first = http.post(f"/api/v1/clients/{clients[0]}/plans", json={})
         first.raise_for_status()
         cold = time.perf_counter() - started
+        close = {"Connection": "close"}  # a new connection each: every worker warms up
         for client in clients[:20]:
-            http.get(f"/api/v1/clients/{client}/plans/current").raise_for_status()
-            http.post(f"/api/v1/clients/{client}/plans", json={}).raise_for_status()
+            http.get(f"/api/v1/clients/{client}/plans/current", headers=close).raise_for_status()
+            http.post(f"/api/v1/clients/{client}/plans", json={}, headers=close).raise_for_status()
     return cold
 
 

@@ -154,3 +154,23 @@ def test_champion_scores_equal_the_frame_path_for_every_client(
     assert checked >= 30
     unknown = champion.client_scores("nobody", {}, {})
     np.testing.assert_allclose(list(unknown.values()), scorer.score_all(["nobody"])[0])
+
+
+def test_the_champion_cache_calls_on_load_once_per_new_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from health_advisor.config import Settings
+    from health_advisor.plans import scoring
+
+    versions = iter([None, 3, 3, 4])
+    monkeypatch.setattr(
+        scoring,
+        "load_champion",
+        lambda settings: ((object(), v), None) if (v := next(versions)) else (None, "no_model"),
+    )
+    loads: list[int] = []
+    cache = scoring.ChampionCache(Settings(), ttl=0.0, on_load=lambda: loads.append(1))
+    assert cache.get() == (None, "no_model") and loads == []
+    for _ in range(3):
+        cache.get()
+    assert len(loads) == 2  # version 3, then version 4

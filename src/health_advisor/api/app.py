@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.session_factory = session_factory(engine)
     app.state.signer = TokenSigner(signing_key(settings))
     app.state.limiter = LoginLimiter()
-    app.state.champion = ChampionCache(settings)  # the warm scorer, shared by API and web
+    # the warm scorer, shared by the API and the web UI; see freeze_heap for on_load
+    app.state.champion = ChampionCache(settings, on_load=freeze_heap)
     app.state.peers = PeerCache()  # similar clients' adherence sums, rebuilt each minute
     app.state.plan_bodies = RenderCache[Any]()  # plan bodies by plan version and language
     errors.install(app)
@@ -64,7 +65,31 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from health_advisor.web.app import mount_web  # the web UI shares the app's state
 
     mount_web(app, settings)
+    freeze_heap()
     return app
+
+
+GC_THRESHOLDS = (20_000, 20, 100)
+"""Young collections every 20,000 allocations (default 700) and a full one after 100 of
+the middle generation's (default 10): a request allocates some 10,000 short-lived
+objects, and with the defaults the collector ran a full pass every few seconds."""
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's sight (``gc.freeze``).
+
+    A server's long-lived objects (modules, the catalog, the loaded model and what its
+    first use imported) would otherwise be traversed by every full collection: measured
+    under load, those took 100-235 ms each and stalled every request in flight (p99 355
+    ms at 60 requests/s with the CPU half idle). Called when the app is built and after
+    the champion model is loaded; the collector's thresholds become
+    :data:`GC_THRESHOLDS`.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _document_problems(app: FastAPI) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from health_advisor.config import Settings
@@ -107,17 +107,30 @@ class ChampionCache:
     ``ttl`` seconds (a promotion or rollback is picked up within that time), so serving
     a plan costs no registry round trip."""
 
-    def __init__(self, settings: Settings, *, ttl: float = 60.0) -> None:
-        self.settings, self.ttl = settings, ttl
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ttl: float = 60.0,
+        on_load: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings, self.ttl, self.on_load = settings, ttl, on_load
         self._lock = threading.Lock()
         self._value: tuple[tuple[ChampionScorer, int] | None, str | None] | None = None
+        self._version: int | None = None
         self._at = 0.0
 
     def get(self) -> tuple[tuple[ChampionScorer, int] | None, str | None]:
+        """The champion; ``on_load`` runs after a new version is first loaded."""
         now = time.monotonic()
         with self._lock:
             if self._value is None or now - self._at > self.ttl:
                 self._value, self._at = load_champion(self.settings), now
+                model = self._value[0]
+                version = model[1] if model is not None else None
+                if version != self._version and model is not None and self.on_load:
+                    self.on_load()
+                self._version = version
             return self._value
 
     def clear(self) -> None:
