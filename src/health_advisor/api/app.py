@@ -51,8 +51,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.session_factory = session_factory(engine)
     app.state.signer = TokenSigner(signing_key(settings))
     app.state.limiter = LoginLimiter()
-    # the warm scorer, shared by the API and the web UI; see freeze_heap for on_load
-    app.state.champion = ChampionCache(settings, on_load=freeze_heap)
+    app.state.champion = ChampionCache(settings)  # the warm scorer, shared by API and web
     app.state.peers = PeerCache()  # similar clients' adherence sums, rebuilt each minute
     app.state.plan_bodies = RenderCache[Any]()  # plan bodies by plan version and language
     errors.install(app)
@@ -65,6 +64,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from health_advisor.web.app import mount_web  # the web UI shares the app's state
 
     mount_web(app, settings)
+    return app
+
+
+def server_app(settings: Settings | None = None) -> FastAPI:
+    """The app as ``health-advisor serve`` runs it (also uvicorn's factory for workers):
+    :func:`create_app` from the environment, with the collector tuned for a long-running
+    process (:func:`freeze_heap` now and after each new champion model is loaded). Tests
+    build apps with :func:`create_app`, which leaves the collector alone."""
+    app = create_app(settings)
+    app.state.champion.on_load = freeze_heap
     freeze_heap()
     return app
 
@@ -81,9 +90,9 @@ def freeze_heap() -> None:
     A server's long-lived objects (modules, the catalog, the loaded model and what its
     first use imported) would otherwise be traversed by every full collection: measured
     under load, those took 100-235 ms each and stalled every request in flight (p99 355
-    ms at 60 requests/s with the CPU half idle). Called when the app is built and after
-    the champion model is loaded; the collector's thresholds become
-    :data:`GC_THRESHOLDS`.
+    ms at 60 requests/s with the CPU half idle). Called by the server once the app is
+    built and after the champion model is loaded (never in tests: frozen objects are
+    never freed); the collector's thresholds become :data:`GC_THRESHOLDS`.
     """
     import gc
 
@@ -130,7 +139,7 @@ def serve(
         "proxy_headers": False,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(server_app(settings), **options)
         return
     import os
     import shutil
@@ -140,4 +149,4 @@ def serve(
     folder.mkdir(parents=True)
     os.environ[metrics.MULTIPROC_ENV] = str(folder.resolve())
     os.environ["HEALTH_ADVISOR_HOME"] = str(settings.home.resolve())
-    uvicorn.run(f"{__name__}:create_app", factory=True, workers=workers, **options)
+    uvicorn.run(f"{__name__}:server_app", factory=True, workers=workers, **options)
