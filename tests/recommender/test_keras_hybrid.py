@@ -15,7 +15,13 @@ import pytest
 
 from health_advisor.errors import InputError
 from health_advisor.recommender import BiasBaseline, HybridMF
-from health_advisor.recommender.keras_hybrid import RidgeTerms, group_ridge, ridge_sweeps
+from health_advisor.recommender.keras_hybrid import (
+    GaussianPrior,
+    RidgeTerms,
+    group_posterior,
+    group_ridge,
+    ridge_sweeps,
+)
 
 Fitted = Callable[..., Any]
 
@@ -91,6 +97,7 @@ def test_implicit_mode_ranks_accepted_above_declined(make_problem: Any) -> None:
         ({"ridge_sweeps": -1}, "ridge_sweeps must be an integer >= 0"),
         ({"ridge_clients": 0.0}, "ridge_clients must be a number"),
         ({"ridge_select": "yes"}, "ridge_select must be True or False"),
+        ({"ridge_prior": "wishart"}, "ridge_prior must be one of"),
     ],
 )
 def test_bad_hyperparameters_fail_in_fit(
@@ -150,6 +157,44 @@ def test_group_ridge_equals_a_direct_ridge_solve_per_group() -> None:
     np.testing.assert_array_equal(out[1], np.zeros(4))
 
 
+def test_group_posterior_without_em_steps_is_the_ridge_solve_with_a_penalty_matrix() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(7, 2))
+    groups = np.array([0, 0, 0, 0, 2, 2, 2, 0])
+    others = np.array([0, 1, 3, 3, 4, 5, 6, 2])
+    residual = rng.normal(size=groups.size)
+    penalty = np.array([[0.5, 0.2, 0.0], [0.2, 2.0, 0.1], [0.0, 0.1, 9.0]])
+    out, prior = group_posterior(
+        groups, others, residual, vectors, 3, GaussianPrior(penalty), scale=2.0, em_steps=0
+    )
+    for g in (0, 2):
+        rows = groups == g
+        x = np.hstack([np.ones((rows.sum(), 1)), vectors[others[rows]]])
+        expected = np.linalg.solve(x.T @ x + 2.0 * penalty, x.T @ residual[rows])
+        np.testing.assert_allclose(out[g], expected, atol=1e-10)
+    np.testing.assert_array_equal(out[1], np.zeros(3))
+    assert prior.penalty is penalty  # no M-step: the prior is returned as given
+
+
+def test_group_posterior_em_recovers_the_prior_covariance_and_noise() -> None:
+    rng = np.random.default_rng(3)
+    n_groups, per_group, n_others = 400, 15, 60
+    truth_sd = np.array([2.0, 1.0, 0.1])  # (bias, two directions): one nearly unused
+    w = rng.normal(size=(n_groups, 3)) * truth_sd
+    vectors = rng.normal(size=(n_others, 2))
+    groups = np.repeat(np.arange(n_groups), per_group)
+    others = rng.integers(0, n_others, groups.size)
+    residual = w[groups, 0] + (w[groups, 1:] * vectors[others]).sum(1)
+    residual += 0.5 * rng.normal(size=groups.size)
+    _, prior = group_posterior(
+        groups, others, residual, vectors, n_groups, GaussianPrior(np.eye(3)), em_steps=60
+    )
+    assert prior.sigma2 == pytest.approx(0.25, rel=0.1)
+    learned_sd = np.sqrt(prior.sigma2 / np.diag(prior.penalty))
+    np.testing.assert_allclose(learned_sd[:2], truth_sd[:2], rtol=0.15)
+    assert learned_sd[2] < 0.3  # shrinks the unused direction far harder than the others
+
+
 def _objective(t: RidgeTerms, u: Any, i: Any, y: Any, lam_c: float, lam_i: float) -> float:
     p = t.fixed_c + t.ec
     pred = t.g + t.b0 + t.bc[u] + t.fb[u] + t.bi[i] + t.bt[i] + (p[u] * (t.ei + t.t)[i]).sum(1)
@@ -184,12 +229,23 @@ def test_ridge_sweeps_never_increase_the_penalised_loss_and_fit_low_rank_data() 
 def test_ridge_penalty_is_chosen_on_validation_rows_and_reported(
     fitted: Fitted, make_problem: Any
 ) -> None:
-    report = fitted("hybrid_ridge").fit_report_
+    report = fitted("hybrid_ridge").fit_report_  # the default, learned prior
     assert report["ridge_sweeps"] == 4
+    assert report["ridge_prior"] == "learned"
+    scores = report["ridge_validation_mse"]
+    assert set(scores) == {"0.333", "1.0", "3.0"}
+    assert report["ridge_prior_scale"] == float(min(scores, key=scores.__getitem__))
+    assert report["ridge_penalties"] == [1.0, 1.0]  # RIDGE_HYBRID: the isotropic start
+    learned = report["ridge_learned"]
+    assert learned["noise_variance"] > 0 and learned["mean_vector_penalty"] > 0
+    interactions, clients, items = make_problem(seed=3, n_clients=40, n_items=6)
+    params = fitted("hybrid_ridge").get_params()
+    iso = HybridMF(**{**params, "ridge_prior": "isotropic", "epochs": 3})
+    report = iso.fit(interactions, clients, items).fit_report_
     scores = report["ridge_validation_mse"]
     assert set(scores) == {"1.0", "3.0", "10.0"}
     best = float(min(scores, key=scores.__getitem__))
-    assert report["ridge_penalties"] == [best * 1.0, best * 1.0]  # RIDGE_HYBRID: 1.0 each
+    assert report["ridge_penalties"] == [best * 1.0, best * 1.0]
     assert fitted("hybrid").fit_report_["ridge_sweeps"] == 0
     assert fitted("hybrid_implicit").get_params()["ridge_sweeps"] == 0
     interactions, clients, items = make_problem(seed=3, n_clients=12, n_items=5)
