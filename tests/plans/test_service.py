@@ -16,7 +16,7 @@ from health_advisor.plans.workflow import Actor
 from health_advisor.recommender import BiasBaseline
 from health_advisor.recommender.training import clinic_from_store
 from health_advisor.store.models import Alert, Interaction, PlanEvent
-from health_advisor.store.session import session_scope
+from health_advisor.store.session import session_factory, session_scope
 
 from .conftest import add_client, first_client
 
@@ -311,3 +311,19 @@ def test_a_version_taken_meanwhile_is_retried_with_the_next_number(
     monkeypatch.setattr(service, "_next_version", lambda session, client: next(always))
     with session_scope(stored) as session, pytest.raises(ConflictError, match="try again"):
         service.generate(session, client, COORD, catalog=catalog, model=None)
+
+
+def test_a_generation_rolled_back_leaves_no_plan(stored: Engine, catalog: Catalog) -> None:
+    from health_advisor.store.models import Plan
+
+    client = first_client(stored)
+    with session_scope(stored) as session:
+        before = session.scalar(select(func.count()).select_from(Plan))
+    session = session_factory(stored)()
+    try:
+        service.generate(session, client, COORD, catalog=catalog, model=None)
+        session.rollback()
+    finally:
+        session.close()
+    with session_scope(stored) as session:
+        assert session.scalar(select(func.count()).select_from(Plan)) == before

@@ -161,3 +161,19 @@ def test_client_summaries_and_count_do_not_need_the_key(engine: Engine, settings
     with session_scope(wrong_key or engine) as session:
         assert repositories.client_summaries(session=session) == [("c1", "female", 1970)]
         assert repositories.count_clients(session=session) == 1
+
+
+def test_a_released_savepoint_is_undone_by_the_rollback_of_its_transaction(
+    engine: Engine,
+) -> None:
+    """Python's sqlite3 opens a transaction only before DML: a SAVEPOINT issued first
+    opened its own, and releasing it committed (a rolled-back plan stayed written)."""
+    from health_advisor.store.session import session_factory
+
+    with session_factory(engine)() as session:
+        session.scalar(select(func.count()).select_from(Client))  # reads only so far
+        with session.begin_nested():
+            session.add(Client(external_id="savepoint-1"))
+        session.rollback()
+    with session_scope(engine) as session:
+        assert session.scalar(select(Client).where(Client.external_id == "savepoint-1")) is None

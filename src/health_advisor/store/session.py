@@ -25,6 +25,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin_before_savepoint(conn: Any, _name: str) -> None:
+    """Open the transaction before a SAVEPOINT that would otherwise open it.
+
+    Python's sqlite3 driver begins a transaction only before INSERT/UPDATE/DELETE. A
+    SAVEPOINT issued before any of those (a session that has only read so far) opens a
+    transaction of its own, and releasing that savepoint commits: a plan generated and
+    then rolled back stayed written. With BEGIN first, the savepoint nests inside the
+    session's transaction and only the session's commit makes it durable.
+    """
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")
+
+
 def make_engine(
     settings: Settings | None = None, url: str | None = None, *, search_path: str | None = None
 ) -> Engine:
@@ -41,6 +55,7 @@ def make_engine(
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
