@@ -36,11 +36,7 @@ Prints a table and writes ``bench/results/plans.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import resource
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pandas as pd
 
+from _clinic import clinic_facts, clinic_folder, clinic_parser, ingest, run_facts, write_result
 from health_advisor.catalog import load_catalog
 from health_advisor.core.catalog import Catalog
 from health_advisor.plans.benefit import true_benefit
@@ -64,7 +61,6 @@ from health_advisor.recommender.datasets import (
     build_datasets,
     clinic_defaults,
     intake_snapshots,
-    load_clinic,
 )
 from health_advisor.recommender.evaluation import hold_out_clients
 
@@ -74,15 +70,9 @@ TARGETS = {"p95_ms": 50.0, "total_10k_s": 120.0, "oracle_benefit_ratio": 0.85}
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--clinic", type=Path, help="existing clinic folder (else generated)")
+    parser = clinic_parser(__doc__.splitlines()[0], days=90, out=RESULTS)
     parser.add_argument("--plans", type=int, default=10_000, help="plans timed (cyclic)")
     parser.add_argument("--cold-fraction", type=float, default=0.1)
-    parser.add_argument("--bootstrap", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args()
 
 
@@ -103,16 +93,7 @@ class Clinic:
 def load(
     args: argparse.Namespace, folder: Path, catalog: Catalog
 ) -> tuple[Clinic, dict[str, float]]:
-    timings: dict[str, float] = {}
-    if not (folder / "interactions").is_dir():
-        from health_advisor.synth import generate_clinic
-
-        started = time.perf_counter()
-        generate_clinic(folder, clients=args.clients, days=args.days, seed=args.seed)
-        timings["generate_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    raw = load_clinic(folder)
-    timings["ingest_s"] = time.perf_counter() - started
+    raw, timings = ingest(args, folder)
     started = time.perf_counter()
     snapshots = intake_snapshots(raw)
     data = build_datasets(raw, catalog, snapshots=snapshots)
@@ -376,8 +357,7 @@ def main() -> None:
     args = parse_args()
     started = time.perf_counter()
     catalog = load_catalog()
-    with tempfile.TemporaryDirectory(prefix="clinic-") as scratch:
-        folder = args.clinic or Path(scratch)
+    with clinic_folder(args) as folder:
         clinic, timings = load(args, folder, catalog)
     cold = {
         str(c) for c in hold_out_clients(clinic.values["client_id"], args.cold_fraction, args.seed)
@@ -433,24 +413,14 @@ def main() -> None:
             f"{'met' if check['met'] else 'MISSED'}"
         )
     result = {
-        "clinic": {
-            "clients": len(ids),
-            "days": args.days,
-            "seed": args.seed,
-            "folder": str(args.clinic) if args.clinic else None,
-            "cold_clients": len(cold),
-        },
+        "clinic": {**clinic_facts(args, clients=len(ids)), "cold_clients": len(cold)},
         "speed": speed,
         "checks": checks,
         "timings_s": timings,
-        "total_s": time.perf_counter() - started,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        **run_facts(started),
         "report": report.to_dict(orient="records"),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} in {result['total_s']:.0f} s")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

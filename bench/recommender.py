@@ -28,9 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pandas as pd
 
+from _clinic import clinic_facts, clinic_folder, clinic_parser, ingest, run_facts, write_result
 from health_advisor.catalog import load_catalog
 from health_advisor.recommender import (
     BiasBaseline,
@@ -52,7 +50,6 @@ from health_advisor.recommender.datasets import (
     build_datasets,
     clinic_defaults,
     guideline_rule,
-    load_clinic,
     load_truth,
 )
 from health_advisor.recommender.evaluation import (
@@ -71,15 +68,9 @@ BASELINES = ("bias", "popularity", "rules")
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=120)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--clinic", type=Path, help="existing clinic folder (else generated)")
-    parser.add_argument("--bootstrap", type=int, default=200)
+    parser = clinic_parser(__doc__.splitlines()[0], days=120, out=RESULTS)
     parser.add_argument("--tune", type=int, default=0, help="Optuna trials (0: no search)")
     parser.add_argument("--tune-timeout", type=float, default=300.0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args()
 
 
@@ -87,16 +78,7 @@ def prepare(
     args: argparse.Namespace, folder: Path
 ) -> tuple[Datasets, pd.DataFrame, dict[str, float]]:
     """The training frames and the ground truth of the clinic in ``folder``."""
-    timings: dict[str, float] = {}
-    if not (folder / "interactions").is_dir():
-        from health_advisor.synth import generate_clinic
-
-        started = time.perf_counter()
-        generate_clinic(folder, clients=args.clients, days=args.days, seed=args.seed)
-        timings["generate_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    clinic = load_clinic(folder)
-    timings["ingest_s"] = time.perf_counter() - started
+    clinic, timings = ingest(args, folder)
     started = time.perf_counter()
     data = build_datasets(clinic, load_catalog())
     timings["datasets_s"] = time.perf_counter() - started
@@ -192,8 +174,7 @@ def print_report(report: pd.DataFrame, checks: list[dict[str, Any]]) -> None:
 def main() -> None:
     args = parse_args()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="clinic-") as scratch:
-        folder = args.clinic or Path(scratch)
+    with clinic_folder(args) as folder:
         data, truth, timings = prepare(args, folder)
     split = temporal_split(data.values, test_fraction=0.25, cold_fraction=0.1, seed=args.seed)
     params = tuned_params(args, split, data) if args.tune else clinic_defaults()
@@ -212,12 +193,7 @@ def main() -> None:
     print_report(report, checks)
     hybrid = models["hybrid"]
     result = {
-        "clinic": {
-            "clients": args.clients,
-            "days": args.days,
-            "seed": args.seed,
-            "folder": str(args.clinic) if args.clinic else None,
-        },
+        "clinic": clinic_facts(args, clients=args.clients),
         "rows": {
             "values": len(data.values),
             "train": len(split.train),
@@ -229,15 +205,11 @@ def main() -> None:
         "hybrid_fit_report": getattr(hybrid, "fit_report_", None),
         "fit_s": fit_seconds,
         "timings_s": timings,
-        "total_s": time.perf_counter() - started,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        **run_facts(started),
         "targets": checks,
         "report": report.to_dict(orient="records"),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} in {result['total_s']:.0f} s")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

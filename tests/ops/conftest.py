@@ -16,18 +16,20 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from health_advisor.catalog import load_catalog
-from health_advisor.security import consent, passwords
-from health_advisor.store import repositories
-from health_advisor.store.models import Alert, Client, FeatureSnapshot, User
+from health_advisor.security import consent
+from health_advisor.store.models import Client, User
 from health_advisor.store.session import session_scope
+
+from ..seeding import add_alert, add_client, add_snapshot, add_users, store_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -48,15 +50,34 @@ def need_binary(path: str) -> str:
     pytest.skip(message)
 
 
-@lru_cache(maxsize=1)
-def _password_hash() -> str:
-    return passwords.hash_password("ops-test-password")
-
-
 @dataclass
 class Clinic:
     users: dict[str, User] = field(default_factory=dict)
     plan_id: int = 0
+
+
+def _consenting_client(
+    session: Session,
+    external_id: str,
+    *,
+    name: str,
+    sex: str,
+    birth_year: int,
+    **snapshot: Any,
+) -> Client:
+    """A client consenting to every purpose, with an intake snapshot (``add_snapshot``'s
+    keywords)."""
+    client = add_client(
+        session,
+        purposes=consent.PURPOSES,
+        note="form",
+        external_id=external_id,
+        name=name,
+        sex=sex,
+        birth_year=birth_year,
+    )
+    add_snapshot(session, client, **snapshot)
+    return client
 
 
 def seed_clinic(engine: Engine) -> Clinic:
@@ -64,56 +85,25 @@ def seed_clinic(engine: Engine) -> Clinic:
     from health_advisor.plans import service
     from health_advisor.plans.workflow import Actor
 
-    catalog = load_catalog()
     clinic = Clinic()
     with session_scope(engine) as session:
-        repositories.store_catalog(
-            session=session,
-            version=catalog.version,
-            content_hash=catalog.content_hash,
-            items=[i.model_dump(mode="json") for i in catalog.interventions],
-        )
+        catalog = store_catalog(session)
         for k, ext in enumerate(CLIENTS):
-            client = Client(external_id=ext, name=f"Cliente {k}", sex="female", birth_year=1980)
-            session.add(client)
-            session.flush()
-            for purpose in consent.PURPOSES:
-                consent.record_consent(session, client, purpose, True, "form")
-            session.add(
-                FeatureSnapshot(
-                    client_id=client.id,
-                    as_of=dt.date(2026, 11, 1),
-                    feature_version="1.0.0",
-                    features={"steps_7d": 6500.0},
-                    risk={"overall": {"category": "moderate", "reason": "stage 1"}},
-                )
-            )
-        for role, linked in ROLES.items():
-            pk = session.scalar(select(Client.id).where(Client.external_id == linked))
-            user = User(
-                username=f"ops-{role}",
-                password_hash=_password_hash(),
-                role=role,
-                client_id=pk,
-                active=True,
-                failed_logins=0,
-            )
-            session.add(user)
-            clinic.users[role] = user
+            _consenting_client(session, ext, name=f"Cliente {k}", sex="female", birth_year=1980)
+        accounts = {role: (f"ops-{role}", role, linked) for role, linked in ROLES.items()}
+        clinic.users = add_users(session, accounts, password="ops-test-password")
         first = session.scalar(select(Client).where(Client.external_id == CLIENTS[0]))
         assert first is not None
-        session.add(
-            Alert(
-                client_id=first.id,
-                dedup_key=f"{CLIENTS[0]}|hypertensive_crisis|2026-10-30",
-                kind="hypertensive_crisis",
-                severity="urgent",
-                metric="8480-6",
-                window_start=dt.date(2026, 10, 30),
-                window_end=dt.date(2026, 10, 30),
-                explanation="systolic 185 mm Hg",
-                created_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2),
-            )
+        add_alert(
+            session,
+            first,
+            start=dt.date(2026, 10, 30),
+            days=0,
+            kind="hypertensive_crisis",
+            severity="urgent",
+            metric="8480-6",
+            explanation="systolic 185 mm Hg",
+            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2),
         )
         session.flush()
         coord, doctor = (
@@ -146,19 +136,15 @@ def add_planned_clients(engine: Engine, count: int) -> list[str]:
     with session_scope(engine) as session:
         for k in range(count):
             ext = f"ops-load-{k:03d}"
-            client = Client(external_id=ext, name=f"Carga {k}", sex="male", birth_year=1970 + k)
-            session.add(client)
-            session.flush()
-            for purpose in consent.PURPOSES:
-                consent.record_consent(session, client, purpose, True, "form")
-            session.add(
-                FeatureSnapshot(
-                    client_id=client.id,
-                    as_of=dt.date(2026, 11, 1),
-                    feature_version="1.0.0",
-                    features={"steps_7d": 5000.0 + 100 * k},
-                    risk={"overall": {"category": "low", "reason": "-"}},
-                )
+            _consenting_client(
+                session,
+                ext,
+                name=f"Carga {k}",
+                sex="male",
+                birth_year=1970 + k,
+                steps_7d=5000.0 + 100 * k,
+                category="low",
+                reason="-",
             )
             session.flush()
             plan = service.generate(session, ext, coord, catalog=catalog, model=None)

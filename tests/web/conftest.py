@@ -14,24 +14,21 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from health_advisor.api.app import create_app
 from health_advisor.config import Settings
 from health_advisor.core import metrics
-from health_advisor.security import passwords, users
-from health_advisor.security.consent import RECOMMENDATIONS, record_consent
+from health_advisor.security import users
+from health_advisor.security.consent import RECOMMENDATIONS
 from health_advisor.store.models import (
-    Alert,
     Client,
     DataSource,
     FeatureSnapshot,
     Measurement,
-    Quarantine,
     Survey,
     User,
 )
@@ -39,26 +36,17 @@ from health_advisor.store.session import session_scope
 from health_advisor.web.app import mount_web
 from health_advisor.web.session import SESSION_COOKIE
 
+from .. import seeding
+from ..seeding import CLIENT_A
+from ..seeding import CLIENT_B as CLIENT_B  # re-exported for the tests
+from ..seeding import PASSWORD as PASSWORD  # re-exported for the tests
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette's TestClient warns about httpx on import
     from fastapi.testclient import TestClient
 
-PASSWORD = "correct horse battery staple"
-CLIENT_A, CLIENT_B = "client-a", "client-b"
-USERS = {  # who -> (username, role, linked client)
-    "admin": ("root-admin", "admin", None),
-    "coordinator": ("coord", "coordinator", None),
-    "professional": ("doctor", "professional", None),
-    "client": ("alice", "client", CLIENT_A),
-    "other_client": ("bob", "client", CLIENT_B),
-}
 LAST_DAY = dt.date(2026, 11, 29)
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
-
-
-@lru_cache(maxsize=1)
-def password_hash() -> str:
-    return passwords.hash_password(PASSWORD)
 
 
 RISK_A = {
@@ -144,62 +132,31 @@ def _readings(client: Client, source: DataSource) -> list[Measurement]:
 
 
 def seed(engine: Engine) -> dict[str, User]:
-    made: dict[str, User] = {}
     with session_scope(engine) as session:
-        source = DataSource(
-            kind="csv", file_name="seed.csv", sha256="1" * 64, size_bytes=10, parser_version="1"
-        )
-        session.add(source)
-        session.flush()
-        for ext, name in ((CLIENT_A, "Ana Quispe Rojas"), (CLIENT_B, "Bruno Díaz Soto")):
-            client = Client(external_id=ext, name=name, sex="female", birth_year=1974)
-            session.add(client)
-            session.flush()
-            record_consent(session, client, RECOMMENDATIONS, True, "intake form")
+        source = seeding.add_source(session, digest_char="1")
+        for ext, name in seeding.CLIENT_NAMES.items():
+            client = seeding.add_client(
+                session,
+                purposes=[RECOMMENDATIONS],
+                note="intake form",
+                external_id=ext,
+                name=name,
+                sex="female",
+                birth_year=1974,
+            )
             session.add(_snapshot(client, RISK_A))
             session.add(_survey(client))
             session.add_all(_readings(client, source))
-            session.add(
-                Alert(
-                    client_id=client.id,
-                    dedup_key=f"{ext}|rhr_elevated|2026-11-20",
-                    kind="rhr_elevated",
-                    severity="warning",
-                    metric="40443-4",
-                    window_start=dt.date(2026, 11, 20),
-                    window_end=dt.date(2026, 11, 23),
-                    explanation="Resting heart rate averaged 88 /min on 3 days.",
-                )
-            )
-            session.add(
-                Quarantine(
-                    source_id=source.id,
-                    line=7,
-                    field="heart_rate",
-                    reason="heart_rate: 400 /min outside 25-250",
-                    raw=f"{ext},400",
-                    client_external_id=ext,
-                )
+            seeding.add_heart_rate_findings(
+                session,
+                source,
+                client,
+                start=dt.date(2026, 11, 20),
+                explanation="Resting heart rate averaged 88 /min on 3 days.",
+                line=7,
             )
         session.flush()
-        for who, (username, role, client_ext) in USERS.items():
-            client_pk = (
-                session.scalar(select(Client.id).where(Client.external_id == client_ext))
-                if client_ext
-                else None
-            )
-            user = User(
-                username=username,
-                password_hash=password_hash(),
-                role=role,
-                client_id=client_pk,
-                display_name=None,
-                active=True,
-                failed_logins=0,
-            )
-            session.add(user)
-            made[who] = user
-        session.flush()
+        made = seeding.add_users(session, seeding.ACCOUNTS)
         users.assign_client(session, "coord", CLIENT_A)
         session.expunge_all()
     return made
@@ -215,7 +172,8 @@ class Web:
     users: dict[str, User] = field(default_factory=dict)
 
     def sign_in_as(self, who: str) -> None:
-        """Be ``who`` (a key of :data:`USERS`) without the cost of the password form."""
+        """Be ``who`` (a key of :data:`seeding.ACCOUNTS`) without the cost of the
+        password form."""
         token, _ = self.app.state.signer.issue(self.users[who])
         self.http.cookies.set(SESSION_COOKIE, token)
 
