@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from health_advisor.config import Settings, get_settings
-from health_advisor.store import crypto
+from health_advisor.store import crypto, writelock
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -56,6 +56,9 @@ def make_engine(
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            database = Path(url.removeprefix("sqlite:///"))
+            writelock.install(engine, database.with_name(database.name + ".writelock"))
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

@@ -242,6 +242,9 @@ def generate_plan(
         peer_cache=request.app.state.peers,
     )
     ctx.audit("create", "plan", plan.id, client_id, version=plan.version)
+    # Committed before the body is rendered: on SQLite the database's one write lock is
+    # held from the plan's insert to the commit, and every other writer waits for it.
+    ctx.session.commit()
     return _out(ctx, plan, lang, client_id)
 
 
