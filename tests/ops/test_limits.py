@@ -14,7 +14,12 @@ from sqlalchemy.pool import NullPool
 from starlette.types import Receive, Scope, Send
 
 from health_advisor.api.app import create_app
-from health_advisor.api.middleware import ConcurrencyLimit, RequestContext, request_limit
+from health_advisor.api.middleware import (
+    SQLITE_REQUEST_LIMIT,
+    ConcurrencyLimit,
+    RequestContext,
+    request_limit,
+)
 from health_advisor.config import Settings
 from health_advisor.store.session import make_engine
 
@@ -69,8 +74,10 @@ def test_liveness_is_never_queued() -> None:
 
 
 def test_limit_follows_the_pool(settings: Settings) -> None:
+    server = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connects
+    assert request_limit(server) == 5 + 10 - 2  # QueuePool defaults, less the reserve
     engine = make_engine(settings)
-    assert request_limit(engine) == 5 + 10 - 2  # QueuePool defaults, less the reserve
+    assert request_limit(engine) == SQLITE_REQUEST_LIMIT  # one writer: few in flight
     assert request_limit(create_engine("sqlite://", poolclass=NullPool)) is None
     engine.dispose()
 
