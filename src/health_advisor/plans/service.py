@@ -34,6 +34,7 @@ from health_advisor.plans.model import (
 )
 from health_advisor.plans.peers import PeerCache, peer_stats
 from health_advisor.plans.workflow import Actor
+from health_advisor.store import repositories
 from health_advisor.store.models import (
     Alert,
     CheckIn,
@@ -93,7 +94,7 @@ class Scorer(Protocol):
 
 
 def _client(session: Session, client_id: str) -> Client:
-    client = session.scalar(select(Client).where(Client.external_id == client_id))
+    client = repositories.get_client(session=session, external_id=client_id)
     if client is None:
         raise NotFoundError(f"client {client_id!r} not found")
     return client

@@ -27,6 +27,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from health_advisor.errors import NotFoundError, PermissionDenied
 from health_advisor.security.errors import AccessDenied, NotVisible
+from health_advisor.store import repositories
 from health_advisor.store.models import Client, ClientAssignment
 
 
@@ -113,7 +114,7 @@ def require_client(
     session: Session, principal: Principal, external_id: str, action: Action
 ) -> Client:
     """The client ``external_id`` if the principal may do ``action`` to it."""
-    client = session.scalar(select(Client).where(Client.external_id == external_id))
+    client = repositories.get_client(session=session, external_id=external_id)
     if client is None:
         raise NotFoundError(f"client {external_id!r} not found")
     note = _audit_note(principal, action, external_id)

@@ -78,8 +78,20 @@ def _clients_by_pk(session: Session, pks: list[int]) -> list[Client]:
     return out
 
 
+CLIENTS_SEEN = "health_advisor_clients_by_external_id"  # key in Session.info
+
+
 def get_client(*, session: Session, external_id: str) -> Client | None:
-    return session.scalar(select(Client).where(Client.external_id == external_id))
+    """The client ``external_id``, remembered for the rest of the session: a request
+    checks access to a client and then works on it, and each look-up is a query."""
+    seen: dict[str, Client] = session.info.setdefault(CLIENTS_SEEN, {})
+    client = seen.get(external_id)
+    if client is not None and client in session and client.external_id == external_id:
+        return client
+    client = session.scalar(select(Client).where(Client.external_id == external_id))
+    if client is not None:
+        seen[external_id] = client
+    return client
 
 
 def list_clients(*, session: Session) -> list[Client]:
