@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from importlib import resources
 
@@ -41,6 +41,7 @@ __all__ = [
     "N_",
     "SUPPORTED",
     "check_lang",
+    "code_name",
     "format_date",
     "format_datetime",
     "format_decimal",
@@ -48,6 +49,7 @@ __all__ = [
     "format_percent",
     "format_time",
     "gettext",
+    "humanize",
     "local_date",
     "locale",
     "ngettext",
@@ -123,6 +125,18 @@ def translator(lang: str) -> Callable[[str], str]:
 def N_(message: str) -> str:
     """Mark a constant for extraction without translating it yet."""
     return message
+
+
+def humanize(code: object) -> str:
+    """A readable fallback for a code no table knows: ``new_kind`` -> ``new kind``."""
+    return str(code).replace("_", " ").strip()
+
+
+def code_name(table: Mapping[str, str], code: str, lang: str) -> str:
+    """The display name of ``code``: its constant in ``table`` (marked with :func:`N_`)
+    translated, or the code made readable when the table does not know it."""
+    marked = table.get(code)
+    return gettext(marked, lang) if marked is not None else humanize(code)
 
 
 # --------------------------------------------------------------------------- formats

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeGuard
@@ -26,10 +26,12 @@ from health_advisor.core.catalog import Catalog, Contraindication, Intervention
 from health_advisor.i18n import (
     N_,
     check_lang,
+    code_name,
     format_date,
     format_number,
     format_percent,
     gettext,
+    humanize,
     locale,
     ngettext,
     pgettext,
@@ -291,57 +293,46 @@ def _sex_names(lang: str) -> dict[str, str]:
     }
 
 
-def _humanize(code: object) -> str:
-    """A readable fallback for a code no table knows: ``new_kind`` -> ``new kind``."""
-    return str(code).replace("_", " ").strip()
-
-
-def _lookup(table: Mapping[str, str], code: str, lang: str) -> str:
-    """A marked constant translated, or the code made readable when it is unknown."""
-    marked = table.get(code)
-    return gettext(marked, lang) if marked is not None else _humanize(code)
-
-
 def status_name(status: str, lang: str) -> str:
-    return _lookup(_STATUS_NAMES, status, lang)
+    return code_name(_STATUS_NAMES, status, lang)
 
 
 def domain_name(domain: str, lang: str) -> str:
-    return _lookup(_DOMAIN_NAMES, domain, lang)
+    return code_name(_DOMAIN_NAMES, domain, lang)
 
 
 def intensity_name(intensity: str, lang: str) -> str:
-    return _intensity_names(check_lang(lang)).get(intensity, _humanize(intensity))
+    return _intensity_names(check_lang(lang)).get(intensity, humanize(intensity))
 
 
 def risk_name(key: str, lang: str) -> str:
     """The name of a guideline risk key (``core.vocabulary.RISK_CATEGORIES``)."""
-    return _lookup(_RISK_NAMES, key, lang)
+    return code_name(_RISK_NAMES, key, lang)
 
 
 def risk_category_name(category: str, lang: str) -> str:
-    return _risk_category_names(check_lang(lang)).get(category, _humanize(category))
+    return _risk_category_names(check_lang(lang)).get(category, humanize(category))
 
 
 def goal_name(goal: str, lang: str) -> str:
-    return _lookup(_GOAL_NAMES, goal, lang)
+    return code_name(_GOAL_NAMES, goal, lang)
 
 
 def setting_name(setting: str, lang: str) -> str:
-    return _lookup(_SETTING_NAMES, setting, lang)
+    return code_name(_SETTING_NAMES, setting, lang)
 
 
 def condition_name(condition: str, lang: str) -> str:
-    return _lookup(_CONDITION_NAMES, condition, lang)
+    return code_name(_CONDITION_NAMES, condition, lang)
 
 
 def sex_name(sex: str, lang: str) -> str:
-    return _sex_names(check_lang(lang)).get(sex, _humanize(sex))
+    return _sex_names(check_lang(lang)).get(sex, humanize(sex))
 
 
 def metric_name(metric: str, lang: str) -> str:
     """The display name of a :mod:`health_advisor.core.metrics` name."""
-    return _lookup(_METRIC_NAMES, metric, lang)
+    return code_name(_METRIC_NAMES, metric, lang)
 
 
 def unit_text(unit: str, lang: str) -> str:
@@ -355,7 +346,7 @@ def unit_text(unit: str, lang: str) -> str:
 def intervention_title(intervention_id: str, lang: str, catalog: Catalog | None) -> str:
     """The catalog title, or the id made readable when the catalog lacks it."""
     item = catalog.by_id.get(intervention_id) if catalog is not None else None
-    return item.title.get(check_lang(lang)) if item is not None else _humanize(intervention_id)
+    return item.title.get(check_lang(lang)) if item is not None else humanize(intervention_id)
 
 
 # --------------------------------------------------------------------------- quantities
@@ -678,7 +669,7 @@ def _rules_only(params: dict[str, Any], ctx: _ReasonContext) -> str:
     elif fallback == "item_not_scored":
         why = ctx.gettext("the model has no score for this activity")
     else:
-        why = _humanize(fallback or ctx.gettext("no model scores"))
+        why = humanize(fallback or ctx.gettext("no model scores"))
     return ctx.gettext("Chosen by the clinical guideline rules (%(why)s).") % {"why": why}
 
 
@@ -705,8 +696,8 @@ _REASONS: dict[str, Callable[[dict[str, Any], _ReasonContext], str]] = {
 
 def _generic_reason(reason: Reason, lang: str) -> str:
     _ = translations(lang).gettext
-    details = "; ".join(f"{_humanize(k)}: {v}" for k, v in sorted(reason.params.items(), key=str))
-    fields = {"kind": _humanize(reason.kind) or "?", "details": details}
+    details = "; ".join(f"{humanize(k)}: {v}" for k, v in sorted(reason.params.items(), key=str))
+    fields = {"kind": humanize(reason.kind) or "?", "details": details}
     if details:
         return _("Other reason (%(kind)s): %(details)s.") % fields
     return _("Other reason (%(kind)s).") % fields
@@ -724,7 +715,7 @@ def exclusion_text(exclusion: Exclusion, lang: str, catalog: Catalog | None = No
         text = _("Not combined with %(other)s, which is already in the plan.") % {"other": other}
     else:
         text = _contraindication_reason(exclusion, lang, catalog) or (
-            _("Contraindicated (rule: %(rule)s).") % {"rule": _humanize(exclusion.rule)}
+            _("Contraindicated (rule: %(rule)s).") % {"rule": humanize(exclusion.rule)}
         )
     if exclusion.triggers:
         text += " " + _("Because of: %(facts)s.") % {"facts": _facts(exclusion.triggers, lang)}

@@ -7,7 +7,7 @@ an unknown code is shown readable rather than raw (``new_kind`` -> ``new kind``)
 
 from __future__ import annotations
 
-from health_advisor.i18n import N_, gettext
+from health_advisor.i18n import N_, code_name, gettext
 
 __all__ = [
     "alert_kind_name",
@@ -51,29 +51,20 @@ _PROGRESS = {
 }
 
 
-def _readable(code: str) -> str:
-    return code.replace("_", " ").strip()
-
-
-def _name(table: dict[str, str], code: str, lang: str) -> str:
-    marked = table.get(code)
-    return gettext(marked, lang) if marked is not None else _readable(code)
-
-
 def role_name(role: str, lang: str) -> str:
-    return _name(_ROLES, role, lang)
+    return code_name(_ROLES, role, lang)
 
 
 def alert_kind_name(kind: str, lang: str) -> str:
-    return _name(_ALERT_KINDS, kind, lang)
+    return code_name(_ALERT_KINDS, kind, lang)
 
 
 def severity_name(severity: str, lang: str) -> str:
-    return _name(_SEVERITIES, severity, lang)
+    return code_name(_SEVERITIES, severity, lang)
 
 
 def event_name(action: str, lang: str) -> str:
-    return _name(_EVENTS, action, lang)
+    return code_name(_EVENTS, action, lang)
 
 
 def progress_text(on_track: bool | None, lang: str) -> str:
