@@ -211,14 +211,10 @@ class NumpyScorer:
         given, ``row`` (raw feature values, see
         :func:`~health_advisor.recommender.datasets.client_feature_row`). The same numbers
         as :meth:`score_rows` of :meth:`rows` with a one-row frame, in microseconds."""
-        idx = self.clients.lookup([normalise_id(client_id)])
-        x = np.zeros((1, self.client_matrix.shape[1]), np.float32)
-        has_x = np.zeros(1, bool)
-        if idx[0] >= 0:
-            x[0], has_x[0] = self.client_matrix[idx[0]], self.client_has_features[idx[0]]
+        rows = self.rows([client_id])  # the fit-time features (no frame: no pandas work)
         if row is not None and self.client_encoder is not None:
-            x[0], has_x[0] = encode_row(self.client_encoder, row), True
-        return self.score_rows(ClientRows(idx=idx, x=x, has_x=has_x))[0]
+            rows.x[0], rows.has_x[0] = encode_row(self.client_encoder, row), True
+        return self.score_rows(rows)[0]
 
     def score_all(
         self,
