@@ -16,12 +16,15 @@ Target (issue 6): p99 under 100 ms at 200 requests/s on 2 cores, from the warm s
    Bounded: ``--duration`` seconds and ``--max-requests`` requests, each with a timeout.
 4. Reports per kind and overall: requests, errors (non-2xx or transport errors), the
    rate achieved, latency p50/p95/p99/max measured from the *scheduled* start (so a
-   client or server falling behind shows as latency, no coordinated omission), and the
-   server's CPU time.
+   client or server falling behind shows as latency, no coordinated omission), the
+   server's CPU time and its garbage-collector passes during the run (from
+   ``/metrics``: a long pass stalls every request in a worker). ``--trace FILE`` also
+   writes every request as a CSV row, to see when the slow ones happened.
 
     .venv/bin/python bench/load.py [--rate 200] [--duration 20] [--max-requests 4000]
         [--mix 0.5] [--clients 500] [--clients-with-plans 100] [--home DIR] [--port 0]
         [--connections 64] [--workers 2] [--database-url postgresql://user@host/empty_db]
+        [--trace requests.csv]
 
 Prints a table and writes ``bench/results/load.json``. Loopback only.
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import json
 import os
@@ -67,6 +71,7 @@ class Outcome:
     status: int  # 0: transport error or timeout
     latency: float  # seconds from the scheduled start to the end of the answer
     service: float  # seconds from the actual send to the end of the answer
+    at: float = 0.0  # scheduled start, seconds after the first request's
 
 
 @dataclass
@@ -157,7 +162,7 @@ async def drive(
             async with slots:
                 sent = time.perf_counter()
                 if sent - due > timeout:
-                    outcomes.append(Outcome(call.kind, 0, sent - due, 0.0))
+                    outcomes.append(Outcome(call.kind, 0, sent - due, 0.0, due - start))
                     return
                 try:
                     async with http.request(call.method, call.path, json=call.body) as response:
@@ -166,7 +171,7 @@ async def drive(
                 except (aiohttp.ClientError, TimeoutError):
                     status = 0
                 done = time.perf_counter()
-            outcomes.append(Outcome(call.kind, status, done - due, done - sent))
+            outcomes.append(Outcome(call.kind, status, done - due, done - sent, due - start))
 
         start = time.perf_counter()
         tasks = []
@@ -178,6 +183,25 @@ async def drive(
             tasks.append(asyncio.create_task(one(make(i), due)))
         await asyncio.gather(*tasks)
         return outcomes, time.perf_counter() - start
+
+
+def write_trace(path: Path, outcomes: Sequence[Outcome]) -> None:
+    """One CSV row a request, in schedule order: to see when the slow ones happened."""
+    import csv
+
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["at_s", "kind", "status", "latency_ms", "service_ms"])
+        for o in sorted(outcomes, key=lambda o: o.at):
+            writer.writerow(
+                [
+                    f"{o.at:.4f}",
+                    o.kind,
+                    o.status,
+                    f"{o.latency * 1e3:.2f}",
+                    f"{o.service * 1e3:.2f}",
+                ]
+            )
 
 
 def report(outcomes: Sequence[Outcome], seconds: float) -> dict[str, Any]:
@@ -365,6 +389,46 @@ def warm_up(base_url: str, headers: dict[str, str], clients: Sequence[str]) -> f
     return cold
 
 
+def gc_pauses(base_url: str) -> dict[str, dict[str, float]]:
+    """The server's garbage-collector passes so far, summed over its workers, from
+    ``/metrics`` (``health_advisor_gc_pause_seconds``): per generation, the count, the
+    total seconds and how many took longer than 25 ms."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{base_url}/metrics", timeout=30).text
+    out: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "health_advisor_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            row = out.setdefault(sample.labels["generation"], {"count": 0, "seconds": 0.0})
+            if sample.name.endswith("_count"):
+                row["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                row["seconds"] = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels["le"] == "0.025":
+                row["within_25ms"] = sample.value
+    return out
+
+
+def gc_during(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Per generation: passes during the run, their total ms and those over 25 ms."""
+    out = {}
+    for gen, row in sorted(after.items()):
+        was = before.get(gen, {})
+        count = row["count"] - was.get("count", 0)
+        within = row.get("within_25ms", 0) - was.get("within_25ms", 0)
+        seconds = row["seconds"] - was.get("seconds", 0.0)
+        out[gen] = {
+            "passes": int(count),
+            "ms": round(seconds * 1e3, 1),
+            "over_25ms": int(count - within),
+        }
+    return out
+
+
 def print_table(result: dict[str, Any]) -> None:
     heads = ("requests", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms")
     print(f"{'kind':<15}" + "".join(f"{h:>9}" for h in heads))
@@ -383,6 +447,11 @@ def print_table(result: dict[str, Any]) -> None:
         f"({result['server_cpu_share']:.0%} of one core, {result['workers']} worker(s)); "
         f"client CPU {result['client_cpu_seconds']} s; ready in {result['server_ready_s']} s"
     )
+    gcs = ", ".join(
+        f"gen{g}: {r['passes']} ({r['ms']} ms, {r['over_25ms']} over 25 ms)"
+        for g, r in result["gc_pauses"].items()
+    )
+    print(f"server GC passes during the run: {gcs or 'none reported'}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -400,6 +469,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--database-url", help="store (default: SQLite in the home); an empty database"
     )
+    parser.add_argument(
+        "--trace", type=Path, help="also write every request (at, kind, status, ms) as CSV"
+    )
     args = parser.parse_args(argv)
     global DATABASE_URL
     DATABASE_URL = args.database_url
@@ -414,7 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with Server(home, args.port or free_port(), args.workers) as server:
         headers = sign_in(server.url, *COORDINATOR)
         cold = warm_up(server.url, headers, clients)
+        gc_before = gc_pauses(server.url)
         cpu_before, client_before = server.cpu_seconds(), time.process_time()
+        gc.disable()  # the load generator's own collector pauses would count as latency
         outcomes, seconds = asyncio.run(
             drive(
                 server.url,
@@ -426,8 +500,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 connections=args.connections,
             )
         )
+        gc.enable()
         cpu = server.cpu_seconds() - cpu_before
         client_cpu = time.process_time() - client_before
+        gc_after = gc_pauses(server.url)
         result = {
             "rate": args.rate,
             "duration": args.duration,
@@ -442,6 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "server_cpu_seconds": round(cpu, 1),
             "server_cpu_share": cpu / seconds if seconds else 0.0,
             "client_cpu_seconds": round(client_cpu, 1),
+            "gc_pauses": gc_during(gc_before, gc_after),
             "load": report(outcomes, seconds),
             "machine": {
                 "cpus": os.cpu_count(),
@@ -450,6 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
         }
     print_table(result)
+    if args.trace is not None:
+        write_trace(args.trace, outcomes)
     out = ROOT / "bench" / "results" / "load.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

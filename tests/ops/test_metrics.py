@@ -180,3 +180,21 @@ def test_a_failed_group_is_retried_before_its_ttl(engine: Engine, settings: Sett
     now[0] = metrics.FAILURE_RETRY + 1
     collector.collect()
     assert outcomes.up and calls == [0.0, metrics.FAILURE_RETRY + 1]
+
+
+def test_gc_passes_are_timed_by_generation(app: FastAPI) -> None:
+    import gc
+
+    api_metrics: metrics.ApiMetrics = app.state.metrics
+    callback = api_metrics.watch_gc()
+    try:
+        gc.collect()  # a full pass
+        gc.collect(0)
+    finally:
+        gc.callbacks.remove(callback)
+    gc.collect()  # no longer watched
+    with TestClient(app) as http:
+        samples = scrape(http)
+    assert value(samples, "health_advisor_gc_pause_seconds_count", generation="2") == 1
+    assert value(samples, "health_advisor_gc_pause_seconds_count", generation="0") >= 1
+    assert value(samples, "health_advisor_gc_pause_seconds_sum", generation="2") > 0

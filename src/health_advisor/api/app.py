@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.limiter = LoginLimiter()
     app.state.champion = ChampionCache(settings)  # the warm scorer, shared by API and web
     app.state.peers = PeerCache()  # similar clients' adherence sums, rebuilt each minute
-    app.state.plan_bodies = RenderCache[Any]()  # plan bodies by plan version and language
+    app.state.plan_bodies = RenderCache[bytes]()  # plan bodies (JSON) by version, language
     errors.install(app)
     app.add_middleware(ConcurrencyLimit, limit=request_limit(engine))  # innermost of the three
     app.add_middleware(RequestContext)
@@ -70,11 +70,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 def server_app(settings: Settings | None = None) -> FastAPI:
     """The app as ``health-advisor serve`` runs it (also uvicorn's factory for workers):
     :func:`create_app` from the environment, with the collector tuned for a long-running
-    process (:func:`freeze_heap` now and after each new champion model is loaded). Tests
-    build apps with :func:`create_app`, which leaves the collector alone."""
+    process (:func:`freeze_heap` now and after each new champion model is loaded) and its
+    passes timed into ``/metrics`` (``health_advisor_gc_pause_seconds``). Tests build
+    apps with :func:`create_app`, which leaves the collector alone."""
     app = create_app(settings)
     app.state.champion.on_load = freeze_heap
     freeze_heap()
+    app.state.metrics.watch_gc()
     return app
 
 

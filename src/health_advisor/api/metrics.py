@@ -83,6 +83,7 @@ log = logging.getLogger("health_advisor.api.metrics")
 PREFIX = "health_advisor"
 # Around the 100 ms p99 target, with room for PDFs (seconds) and slow outliers.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+GC_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 UNMATCHED = "<unmatched>"  # no route matched (404s of probes): one label, not their paths
 FAILURE_RETRY = 10.0  # seconds before a group that failed is read again
 ADHERENCE_WINDOW_DAYS = 28
@@ -166,6 +167,14 @@ class ApiMetrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.gc_pauses = Histogram(
+            f"{PREFIX}_gc_pause_seconds",
+            "Garbage-collector passes of the server's workers, by generation: every request "
+            "in the worker waits for one (observed once the server calls watch_gc).",
+            ["generation"],
+            buckets=GC_BUCKETS,
+            registry=r,
+        )
         if shared:
             from prometheus_client import multiprocess
 
@@ -176,6 +185,27 @@ class ApiMetrics:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
+
+    def watch_gc(self) -> Callable[[str, dict[str, Any]], None]:
+        """Time every garbage-collector pass of this process into ``gc_pauses``.
+
+        Process-wide (``gc.callbacks``), so only the server calls it, once per worker;
+        returns the callback (remove it from ``gc.callbacks`` to stop). A full pass over a
+        large heap stalls every request in flight: this is how it shows in Grafana.
+        """
+        import gc
+
+        started = [0.0]
+
+        def callback(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pause = time.perf_counter() - started[0]
+                self.gc_pauses.labels(str(info["generation"])).observe(pause)
+
+        gc.callbacks.append(callback)
+        return callback
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (method, route, str(status))

@@ -200,16 +200,26 @@ def _plan_for(ctx: Ctx, plan_id: int, action: Action) -> tuple[PlanRow, str]:
     return plan, external.external_id
 
 
-def _out(ctx: Ctx, plan: PlanRow, lang: str, client_id: str) -> PlanOut:
-    """The plan's body, rendered once per version of the plan (see ``api.plan_cache``)."""
+def _out(ctx: Ctx, plan: PlanRow, lang: str, client_id: str, status_code: int = 200) -> Response:
+    """The plan's body as JSON, rendered and serialised once per version of the plan (see
+    ``api.plan_cache``). Answered as a ready response: the body was validated against
+    :class:`PlanOut` when it was made, so FastAPI neither validates nor encodes it again.
+    """
     catalog = _catalog()
     key = (plan.id, plan.updated_at, plan.status, client_id, lang, catalog.version)
-    return ctx.state.plan_bodies.get(
+    body = ctx.state.plan_bodies.get(
         key,
-        lambda: PlanOut(
-            **service.plan_json(ctx.session, plan, catalog=catalog, lang=lang, client_id=client_id)
+        lambda: (
+            PlanOut(
+                **service.plan_json(
+                    ctx.session, plan, catalog=catalog, lang=lang, client_id=client_id
+                )
+            )
+            .model_dump_json()
+            .encode()
         ),
     )
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 def _champion(request: Request) -> tuple[Any, str | None]:
@@ -228,7 +238,7 @@ def _champion(request: Request) -> tuple[Any, str | None]:
 )
 def generate_plan(
     client_id: ClientIdPath, body: GenerateIn, request: Request, ctx: Ctx, lang: Lang = "es"
-) -> PlanOut:
+) -> Response:
     ctx.client(client_id, Action.WRITE)
     actor = _actor(ctx)
     model, fallback = (None, "rules_requested") if body.rules_only else _champion(request)
@@ -245,7 +255,7 @@ def generate_plan(
     # Committed before the body is rendered: on SQLite the database's one write lock is
     # held from the plan's insert to the commit, and every other writer waits for it.
     ctx.session.commit()
-    return _out(ctx, plan, lang, client_id)
+    return _out(ctx, plan, lang, client_id, status_code=201)
 
 
 @router.get(
@@ -280,7 +290,7 @@ def _summary(plan: PlanRow, external_id: str) -> PlanSummary:
     response_model=PlanOut,
     summary="The plan the client follows: the active one, else the latest approved",
 )
-def current_plan(client_id: ClientIdPath, ctx: Ctx, lang: Lang = "es") -> PlanOut:
+def current_plan(client_id: ClientIdPath, ctx: Ctx, lang: Lang = "es") -> Response:
     ctx.client(client_id, Action.READ)
     plan = service.visible_plan(ctx.session, client_id)
     ctx.audit("read", "plan", plan.id, client_id)
@@ -306,7 +316,7 @@ def list_all_plans(
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut, summary="One plan")
-def get_plan(plan_id: PlanIdPath, ctx: Ctx, lang: Lang = "es") -> PlanOut:
+def get_plan(plan_id: PlanIdPath, ctx: Ctx, lang: Lang = "es") -> Response:
     plan, client_id = _plan_for(ctx, plan_id, Action.READ)
     ctx.audit("read", "plan", plan.id, client_id)
     return _out(ctx, plan, lang, client_id)
@@ -387,7 +397,7 @@ def plan_outcomes(plan_id: PlanIdPath, ctx: Ctx) -> list[OutcomeOut]:
     return [OutcomeOut(**row) for row in service.outcomes(ctx.session, plan.id)]
 
 
-def _transition(ctx: Ctx, plan_id: int, action: str, comment: str | None, lang: str) -> PlanOut:
+def _transition(ctx: Ctx, plan_id: int, action: str, comment: str | None, lang: str) -> Response:
     plan, client_id = _plan_for(ctx, plan_id, Action.READ)
     plan = service.transition(ctx.session, plan.id, action, _actor(ctx), comment=comment)
     ctx.audit(action, "plan", plan.id, client_id, status=plan.status)
@@ -402,7 +412,7 @@ def _transition(ctx: Ctx, plan_id: int, action: str, comment: str | None, lang: 
 )
 def submit(
     plan_id: PlanIdPath, ctx: Ctx, body: CommentIn | None = None, lang: Lang = "es"
-) -> PlanOut:
+) -> Response:
     return _transition(ctx, plan_id, "submit", body.comment if body else None, lang)
 
 
@@ -414,7 +424,7 @@ def submit(
 )
 def approve(
     plan_id: PlanIdPath, ctx: Ctx, body: CommentIn | None = None, lang: Lang = "es"
-) -> PlanOut:
+) -> Response:
     return _transition(ctx, plan_id, "approve", body.comment if body else None, lang)
 
 
@@ -426,7 +436,7 @@ def approve(
 )
 def reject(
     plan_id: PlanIdPath, ctx: Ctx, body: CommentIn | None = None, lang: Lang = "es"
-) -> PlanOut:
+) -> Response:
     return _transition(ctx, plan_id, "reject", body.comment if body else None, lang)
 
 
@@ -436,7 +446,7 @@ def reject(
     summary="Start an approved plan",
     responses={409: {}},
 )
-def activate(plan_id: PlanIdPath, ctx: Ctx, lang: Lang = "es") -> PlanOut:
+def activate(plan_id: PlanIdPath, ctx: Ctx, lang: Lang = "es") -> Response:
     return _transition(ctx, plan_id, "activate", None, lang)
 
 
@@ -448,7 +458,7 @@ def activate(plan_id: PlanIdPath, ctx: Ctx, lang: Lang = "es") -> PlanOut:
 )
 def complete(
     plan_id: PlanIdPath, ctx: Ctx, body: CommentIn | None = None, lang: Lang = "es"
-) -> PlanOut:
+) -> Response:
     return _transition(ctx, plan_id, "complete", body.comment if body else None, lang)
 
 
@@ -462,7 +472,7 @@ def complete(
     summary="Add an intervention to a draft (hard rules still apply)",
     responses={409: {}},
 )
-def add_item(plan_id: PlanIdPath, body: ItemIn, ctx: Ctx, lang: Lang = "es") -> PlanOut:
+def add_item(plan_id: PlanIdPath, body: ItemIn, ctx: Ctx, lang: Lang = "es") -> Response:
     plan, client_id = _plan_for(ctx, plan_id, Action.WRITE)
     service.add_item(
         ctx.session,
@@ -473,7 +483,7 @@ def add_item(plan_id: PlanIdPath, body: ItemIn, ctx: Ctx, lang: Lang = "es") -> 
         catalog=_catalog(),
     )
     ctx.audit("item_added", "plan", plan.id, client_id, intervention_id=body.intervention_id)
-    return _out(ctx, plan, lang, client_id)
+    return _out(ctx, plan, lang, client_id, status_code=201)
 
 
 @router.delete(
@@ -488,7 +498,7 @@ def remove_item(
     reason: Annotated[str, Query(min_length=1, max_length=2000)],
     ctx: Ctx,
     lang: Lang = "es",
-) -> PlanOut:
+) -> Response:
     plan, client_id = _plan_for(ctx, plan_id, Action.WRITE)
     service.remove_item(ctx.session, plan.id, intervention_id, _actor(ctx), reason=reason)
     ctx.audit("item_removed", "plan", plan.id, client_id, intervention_id=intervention_id)
@@ -507,7 +517,7 @@ def swap_item(
     body: SwapIn,
     ctx: Ctx,
     lang: Lang = "es",
-) -> PlanOut:
+) -> Response:
     plan, client_id = _plan_for(ctx, plan_id, Action.WRITE)
     service.swap_item(
         ctx.session,
