@@ -42,9 +42,7 @@ def test_bounded_load_has_zero_errors(engine: Engine, settings: Settings) -> Non
     clinic = seed_clinic(engine)
     app = create_app(settings, engine=engine)
     headers = bearer(app, clinic.users["admin"])
-    # Requests rotate over 8 clients: concurrent generations for one client race on the
-    # plan's version number (reported; see plans.service.generate), which is not what
-    # this test measures.
+    # Requests rotate over 8 clients (generations for one client take turns on its lock).
     clients = [CLIENTS[0], *add_planned_clients(engine, 7)]
     make = load.plan_calls(clients, mix=0.5)
     with LiveServer(app) as server:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from health_advisor.core.catalog import Catalog
 from health_advisor.errors import ConflictError, NotFoundError, PermissionDenied
@@ -15,7 +16,7 @@ from health_advisor.plans.scoring import ChampionScorer
 from health_advisor.plans.workflow import Actor
 from health_advisor.recommender import BiasBaseline
 from health_advisor.recommender.training import clinic_from_store
-from health_advisor.store.models import Alert, Interaction, PlanEvent
+from health_advisor.store.models import Alert, Client, Interaction, PlanEvent
 from health_advisor.store.session import session_factory, session_scope
 
 from .conftest import add_client, first_client
@@ -294,23 +295,66 @@ def test_outcomes_of_a_stored_plan(stored: Engine, catalog: Catalog) -> None:
     assert all({"on_track", "baseline", "target_value", "review_date"} <= set(r) for r in rows)
 
 
-def test_a_version_taken_meanwhile_is_retried_with_the_next_number(
+def test_generations_for_one_client_at_once_take_turns(
     stored: Engine, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two generations at once read the same latest version: the loser's insert hits the
-    unique key and is retried with the version the winner left."""
+    """Generations for one client at the same moment each get the next version: the
+    client's rows are locked before the latest version is read, so a second generation
+    reads the version the first one committed (without the lock, all of them would read
+    the same version during the pause below and collide on the unique key)."""
+    import threading
+    import time
+
+    from health_advisor.store.models import Plan
+
+    client = first_client(stored)
+    read = service._next_version
+
+    def slow_read(session: Session, row: Client) -> int:
+        version = read(session, row)
+        time.sleep(0.05)  # the window in which another generation could read the same
+        return version
+
+    monkeypatch.setattr(service, "_next_version", slow_read)
+    start, failures = threading.Barrier(4), []
+
+    def generate() -> None:
+        start.wait()
+        try:
+            for _ in range(2):
+                with session_scope(stored) as session:
+                    service.generate(session, client, COORD, catalog=catalog, model=None)
+        except Exception as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=generate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    with session_scope(stored) as session:
+        versions = session.scalars(
+            select(Plan.version).join(Client).where(Client.external_id == client)
+        ).all()
+    assert sorted(versions) == list(range(1, 9))
+
+
+def test_a_version_taken_meanwhile_is_a_conflict(
+    stored: Engine, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the version read ever be stale (a writer outside the lock), the unique key
+    still holds and the caller is told to try again (409), with nothing written."""
+    from health_advisor.store.models import Plan
+
     client = first_client(stored)
     with session_scope(stored) as session:
         service.generate(session, client, COORD, catalog=catalog, model=None)
-    stale = iter([1, 2])  # the first read is stale (version 1 is taken), the retry is not
-    monkeypatch.setattr(service, "_next_version", lambda session, client: next(stale))
-    with session_scope(stored) as session:
-        plan = service.generate(session, client, COORD, catalog=catalog, model=None)
-        assert plan.version == 2
-    always = iter([1, 1, 1])
-    monkeypatch.setattr(service, "_next_version", lambda session, client: next(always))
-    with session_scope(stored) as session, pytest.raises(ConflictError, match="try again"):
+    monkeypatch.setattr(service, "_next_version", lambda session, client: 1)
+    with pytest.raises(ConflictError, match="try again"), session_scope(stored) as session:
         service.generate(session, client, COORD, catalog=catalog, model=None)
+    with session_scope(stored) as session:
+        assert session.scalar(select(func.count()).select_from(Plan)) == 1
 
 
 def test_a_generation_rolled_back_leaves_no_plan(stored: Engine, catalog: Catalog) -> None:

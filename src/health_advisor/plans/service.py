@@ -204,8 +204,31 @@ def _event(
     )
 
 
+def _insert_items(session: Session, plan: PlanRow, items: Sequence[PlanItem]) -> None:
+    """Insert a new plan's items in one statement (the unit of work's one INSERT per
+    object was a fifth of a generation's time) and attach them to ``plan`` as loaded."""
+    from sqlalchemy import insert
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    rows = [
+        {"plan_id": plan.id, **_item_values(item, k, "composer")} for k, item in enumerate(items)
+    ]
+    stored = (
+        list(
+            session.scalars(insert(ItemRow).returning(ItemRow, sort_by_parameter_order=True), rows)
+        )
+        if rows
+        else []
+    )
+    set_committed_value(plan, "items", stored)
+
+
 def _item_row(item: PlanItem, position: int, origin: str) -> ItemRow:
-    return ItemRow(
+    return ItemRow(**_item_values(item, position, origin))
+
+
+def _item_values(item: PlanItem, position: int, origin: str) -> dict[str, Any]:
+    return dict(
         position=position,
         intervention_id=item.intervention_id,
         domain=item.domain,
@@ -274,8 +297,8 @@ def generate(
         },
         created_by=actor.name,
     )
-    plan.items = [_item_row(item, k, "composer") for k, item in enumerate(composed.items)]
     _insert_version(session, plan, client)
+    _insert_items(session, plan, composed.items)
     _event(session, plan, actor, "created", detail={"items": len(composed.items)})
     for older in session.scalars(
         select(PlanRow).where(
@@ -291,28 +314,27 @@ def generate(
     return plan
 
 
-VERSION_ATTEMPTS = 3
-
-
 def _insert_version(session: Session, plan: PlanRow, client: Client) -> None:
-    """Insert ``plan`` as the client's next version. Two generations for one client at
-    the same moment both read the same latest version; the loser retries in a savepoint
-    with the version the winner left, and after a few tries the caller gets a 409."""
+    """Insert ``plan`` as the client's next version.
+
+    The client's rows are locked for writing first (:func:`repositories.lock_client`),
+    so two generations for one client at the same moment take turns: the second reads
+    the version the first one committed. The unique (client, version) constraint stays
+    as the last guard; should it ever fire, the caller gets a 409 to try again.
+    """
     from sqlalchemy.exc import IntegrityError
 
-    for _ in range(VERSION_ATTEMPTS):
-        plan.version = _next_version(session, client)
-        try:
-            with session.begin_nested():
-                session.add(plan)
-                session.flush()
-            return
-        except IntegrityError:
-            continue
-    raise ConflictError(
-        f"another plan for client {client.external_id!r} was being generated at the same "
-        "time; try again"
-    )
+    external_id = client.external_id  # a failed flush expires the session's objects
+    repositories.lock_client(session=session, client=client)
+    plan.version = _next_version(session, client)
+    session.add(plan)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(
+            f"another plan for client {external_id!r} was being generated at the same "
+            "time; try again"
+        ) from exc
 
 
 # --------------------------------------------------------------------------- read

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from health_advisor.store import writelock
 from health_advisor.store.models import (
     CatalogVersion,
     Client,
@@ -92,6 +93,20 @@ def get_client(*, session: Session, external_id: str) -> Client | None:
     if client is not None:
         seen[external_id] = client
     return client
+
+
+def lock_client(*, session: Session, client: Client) -> None:
+    """Make the rest of this transaction the only writer of ``client``'s rows until it
+    ends: ``SELECT ... FOR UPDATE`` of the client's row on PostgreSQL (other writers of
+    that client wait; other clients do not); on SQLite, the database's write lock (one
+    writer at a time anyway, see :mod:`health_advisor.store.writelock`). What is read
+    after this is what the next writer will see, e.g. a client's latest plan version."""
+    session.execute(
+        select(Client.id)
+        .where(Client.id == client.id)
+        .with_for_update()
+        .execution_options(**{writelock.WRITE_INTENT: True})
+    )
 
 
 def list_clients(*, session: Session) -> list[Client]:

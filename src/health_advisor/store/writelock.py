@@ -7,7 +7,8 @@ was free again after a few.
 
 :func:`install` makes every connection of an SQLite engine take an exclusive lock just
 before its first write statement, and give it back when the connection goes back to the
-pool (after its commit or rollback) or is closed. The lock is a ``threading.Lock`` for
+pool (after its commit or rollback) or is closed; a read marked with :data:`WRITE_INTENT`
+takes it too. The lock is a ``threading.Lock`` for
 the process's threads plus an ``flock`` on ``<db>.writelock`` for other processes
 (``serve --workers``, the CLI): a waiting writer wakes when the lock is given back, and
 SQLite never sees two writers. A writer that waited ``timeout`` seconds goes ahead
@@ -28,11 +29,15 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-__all__ = ["SqliteWriteLock", "install", "lock_of"]
+__all__ = ["WRITE_INTENT", "SqliteWriteLock", "install", "lock_of"]
 
 log = logging.getLogger(__name__)
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
 HELD = "health_advisor_write_lock"  # key in the DBAPI connection's info
+WRITE_INTENT = "health_advisor_write_intent"
+"""Execution option: this statement (a read) starts the transaction's writes, so the lock
+is taken before it runs, e.g. ``SELECT ... FOR UPDATE``, which SQLite does not have (see
+:func:`health_advisor.store.repositories.lock_client`)."""
 _locks: weakref.WeakKeyDictionary[Engine, SqliteWriteLock] = weakref.WeakKeyDictionary()
 
 
@@ -73,8 +78,13 @@ def install(engine: Engine, path: Path) -> SqliteWriteLock:
     """Serialise the writes of ``engine`` (a file SQLite database) on a lock at ``path``."""
     lock = SqliteWriteLock(path)
 
-    def before_cursor_execute(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if HELD in conn.info or not statement.lstrip()[:9].upper().startswith(WRITES):
+    def before_cursor_execute(
+        conn: Any, cursor: Any, statement: str, _params: Any = None, context: Any = None, *_: Any
+    ) -> None:
+        if HELD in conn.info:
+            return
+        intent = context is not None and context.execution_options.get(WRITE_INTENT, False)
+        if not intent and not statement.lstrip()[:9].upper().startswith(WRITES):
             return
         if lock.acquire():
             conn.info[HELD] = True
