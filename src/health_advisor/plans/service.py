@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from health_advisor.core import metrics
@@ -193,33 +193,46 @@ def _event(
 ) -> None:
     session.add(
         EventRow(
-            plan_id=plan.id,
-            actor=actor.name,
-            action=action,
-            from_status=before,
-            to_status=plan.status,
-            comment=comment,
-            detail={"role": actor.role, **(detail or {})},
+            **_event_values(plan, actor, action, before=before, comment=comment, detail=detail)
         )
+    )
+
+
+def _event_values(
+    plan: PlanRow,
+    actor: Actor,
+    action: str,
+    *,
+    before: str | None = None,
+    comment: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return dict(
+        plan_id=plan.id,
+        actor=actor.name,
+        action=action,
+        from_status=before,
+        to_status=plan.status,
+        comment=comment,
+        detail={"role": actor.role, **(detail or {})},
     )
 
 
 def _insert_items(session: Session, plan: PlanRow, items: Sequence[PlanItem]) -> None:
     """Insert a new plan's items in one statement (the unit of work's one INSERT per
     object was a fifth of a generation's time) and attach them to ``plan`` as loaded."""
-    from sqlalchemy import insert
     from sqlalchemy.orm.attributes import set_committed_value
 
     rows = [
         {"plan_id": plan.id, **_item_values(item, k, "composer")} for k, item in enumerate(items)
     ]
-    stored = (
-        list(
-            session.scalars(insert(ItemRow).returning(ItemRow, sort_by_parameter_order=True), rows)
+    # Returned in no particular order (asking for the parameters' order makes SQLAlchemy
+    # send one INSERT per row on SQLite), so sorted by position here.
+    stored: list[ItemRow] = []
+    if rows:
+        stored = sorted(
+            session.scalars(insert(ItemRow).returning(ItemRow), rows), key=lambda r: r.position
         )
-        if rows
-        else []
-    )
     set_committed_value(plan, "items", stored)
 
 
@@ -299,7 +312,7 @@ def generate(
     )
     _insert_version(session, plan, client)
     _insert_items(session, plan, composed.items)
-    _event(session, plan, actor, "created", detail={"items": len(composed.items)})
+    events = [_event_values(plan, actor, "created", detail={"items": len(composed.items)})]
     for older in session.scalars(
         select(PlanRow).where(
             PlanRow.client_id == client.id,
@@ -309,7 +322,10 @@ def generate(
     ):
         before, older.status = older.status, "superseded"
         older.ended_at = dt.datetime.now(dt.UTC)
-        _event(session, older, actor, "superseded", before=before, detail={"by": plan.version})
+        events.append(
+            _event_values(older, actor, "superseded", before=before, detail={"by": plan.version})
+        )
+    session.execute(insert(EventRow), events)  # one statement for all of them
     session.flush()
     return plan
 
