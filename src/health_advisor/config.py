@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = None
     spark_master: str = "local[*]"  # any Spark master URL for SparkALS
     workers: int = Field(default=1, ge=1, le=64)  # ``serve`` processes sharing the port
+    # requests admitted at once per worker; None: 2 on SQLite, 3 on PostgreSQL (see
+    # health_advisor.api.middleware.request_limit)
+    requests_in_flight: int | None = Field(default=None, ge=1, le=1000)
 
     @property
     def resolved_database_url(self) -> str:

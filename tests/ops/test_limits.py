@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from health_advisor.api.app import create_app
 from health_advisor.api.middleware import (
+    SERVER_REQUEST_LIMIT,
     SQLITE_REQUEST_LIMIT,
     ConcurrencyLimit,
     RequestContext,
@@ -75,10 +76,14 @@ def test_liveness_is_never_queued() -> None:
 
 def test_limit_follows_the_pool(settings: Settings) -> None:
     server = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connects
-    assert request_limit(server) == 5 + 10 - 2  # QueuePool defaults, less the reserve
+    assert request_limit(server) == SERVER_REQUEST_LIMIT  # a few: Python is the bottleneck
+    assert request_limit(server, wanted=8) == 8  # e.g. a database on another machine
+    assert request_limit(server, wanted=50) == 5 + 10 - 2  # QueuePool's size, less the reserve
     engine = make_engine(settings)
     assert request_limit(engine) == SQLITE_REQUEST_LIMIT  # one writer: few in flight
-    assert request_limit(create_engine("sqlite://", poolclass=NullPool)) is None
+    unpooled = create_engine("sqlite://", poolclass=NullPool)
+    assert request_limit(unpooled) is None
+    assert request_limit(unpooled, wanted=4) == 4
     engine.dispose()
 
 

@@ -1,4 +1,5 @@
-"""Migration 0004 against the models: they agree, and it downgrades and upgrades again."""
+"""The migrations against the models: they agree, and 0004 and 0005 downgrade and upgrade
+again."""
 
 from __future__ import annotations
 
@@ -41,6 +42,31 @@ def test_0004_downgrades_and_upgrades_again(engine: Engine) -> None:
     assert migrate.current_revision(engine) == "0003"
     tables = set(inspect(engine).get_table_names())
     assert not tables & {"pipeline_runs", "data_quality", "drift_reports"}
-    assert migrate.upgrade(engine) == "0004"
+    assert migrate.upgrade(engine) == "0005"
     with session_scope(engine) as session:
         assert session.scalars(select(Alert)).all() == []  # clinic-wide alerts cannot go back
+
+
+def test_0005_adds_the_per_client_indexes_and_takes_them_back(engine: Engine) -> None:
+    def indexes() -> set[str]:
+        inspector = inspect(engine)
+        return {
+            str(ix["name"])
+            for table in ("consents", "alerts", "checkins", "refresh_tokens")
+            for ix in inspector.get_indexes(table)
+        }
+
+    added = {
+        "ix_consents_client_purpose",
+        "ix_alerts_client_id",
+        "ix_checkins_client_id",
+        "ix_refresh_tokens_user_id",
+    }
+    assert added <= indexes()
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+    assert not added & indexes()
+    assert migrate.upgrade(engine) == "0005"
+    assert added <= indexes()

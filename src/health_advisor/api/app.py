@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.peers = PeerCache()  # similar clients' adherence sums, rebuilt each minute
     app.state.plan_bodies = RenderCache[bytes]()  # plan bodies (JSON) by version, language
     errors.install(app)
-    app.add_middleware(ConcurrencyLimit, limit=request_limit(engine))  # innermost of the three
+    limit = request_limit(engine, wanted=settings.requests_in_flight)
+    app.add_middleware(ConcurrencyLimit, limit=limit)  # innermost of the three
     app.add_middleware(RequestContext)
     metrics.install(app, settings, engine)  # outermost: it sees the status actually sent
     for router in ROUTERS:

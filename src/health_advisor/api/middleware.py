@@ -46,6 +46,14 @@ a worker runs one thread of Python at a time, so more requests in its threads on
 stretch the time the one holding the write lock needs to finish (bench/load.py, two
 workers, 150 requests/s: p99 425 ms with 13 in flight a worker, 121 ms with 3; at 200
 requests/s 2 and 1 serve the most). The others wait in the event loop, in order."""
+SERVER_REQUEST_LIMIT = 3
+"""Requests inside one worker at once on a database server (PostgreSQL). A request is
+mostly Python, and a worker runs one thread of Python at a time: a few in flight cover
+the round trips to the database, more only share the interpreter and all finish late
+(bench/load.py, two workers, PostgreSQL on the same two cores, 200 requests/s: p99 over
+8 s with 13 in flight a worker; 56-163 ms with 3, 67-125 ms with 2, 156-349 ms with 4).
+A database on another machine, with longer round trips, may want more:
+``HEALTH_ADVISOR_REQUESTS_IN_FLIGHT``."""
 UNLIMITED_PATHS = frozenset({"/healthz"})  # no database: answers even when saturated
 
 
@@ -153,17 +161,22 @@ async def _send_problem(
     await send({"type": "http.response.body", "body": payload})
 
 
-def request_limit(engine: Engine, *, reserve: int = POOL_RESERVE) -> int | None:
-    """How many requests may be inside the app at once: the engine's pool capacity less
-    ``reserve``, and on SQLite at most :data:`SQLITE_REQUEST_LIMIT`; None for pools
-    without a fixed capacity (NullPool, StaticPool)."""
+def request_limit(
+    engine: Engine, *, reserve: int = POOL_RESERVE, wanted: int | None = None
+) -> int | None:
+    """How many requests may be inside the app at once: ``wanted`` (default
+    :data:`SQLITE_REQUEST_LIMIT` on SQLite, :data:`SERVER_REQUEST_LIMIT` otherwise), never
+    more than the engine's pool capacity less ``reserve``; for pools without a fixed
+    capacity (NullPool, StaticPool) only ``wanted``, or None: no limit."""
     pool = engine.pool
     size = getattr(pool, "size", None)
     overflow = getattr(pool, "_max_overflow", 0)
     if not callable(size) or overflow < 0:
-        return None
-    limit = max(int(size()) + int(overflow) - reserve, 1)
-    return min(limit, SQLITE_REQUEST_LIMIT) if engine.dialect.name == "sqlite" else limit
+        return wanted
+    capacity = max(int(size()) + int(overflow) - reserve, 1)
+    if wanted is None:
+        wanted = SQLITE_REQUEST_LIMIT if engine.dialect.name == "sqlite" else SERVER_REQUEST_LIMIT
+    return min(wanted, capacity)
 
 
 class ConcurrencyLimit:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -66,6 +67,8 @@ class Client(Base):
 
 class Consent(Base):
     __tablename__ = "consents"
+    # a client's latest answer for a purpose: read by every generation and ingestion
+    __table_args__ = (Index("ix_consents_client_purpose", "client_id", "purpose", "recorded_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
@@ -213,7 +216,7 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     client_id: Mapped[int | None] = mapped_column(
-        ForeignKey("clients.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("clients.id", ondelete="CASCADE"), nullable=True, index=True
     )
     dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -309,7 +312,7 @@ class CheckIn(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_items.id", ondelete="CASCADE"))
-    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     week_start: Mapped[date] = mapped_column(Date)
     adherence_pct: Mapped[float] = mapped_column(Float)
     rating: Mapped[int | None] = mapped_column(Integer)
@@ -358,7 +361,7 @@ class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
