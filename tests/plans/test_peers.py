@@ -71,21 +71,26 @@ def test_sums_give_the_reference_for_every_client(
         session.rollback()
 
 
+def _report(session: Session, client: Client, at: dt.datetime) -> None:
+    """One more adherence report by ``client`` (brisk walking, 50 %)."""
+    session.add(
+        Interaction(
+            client_id=client.id,
+            intervention_id="ex_brisk_walking",
+            kind="adherence",
+            value=50.0,
+            at=at,
+        )
+    )
+
+
 def test_the_cache_is_rebuilt_after_its_ttl(stored: Engine) -> None:
     with session_scope(stored) as session:
         other = session.scalars(select(Client).order_by(Client.id)).first()
         assert other is not None
         cache = peers.PeerCache(ttl=3600)
         before = cache.get(session)
-        session.add(
-            Interaction(
-                client_id=other.id,
-                intervention_id="ex_brisk_walking",
-                kind="adherence",
-                value=50.0,
-                at=dt.datetime(2031, 1, 1, tzinfo=dt.UTC),
-            )
-        )
+        _report(session, other, dt.datetime(2031, 1, 1, tzinfo=dt.UTC))
         session.flush()
         assert cache.get(session) is before  # within the ttl: the same sums
         cache.clear()
@@ -95,3 +100,48 @@ def test_the_cache_is_rebuilt_after_its_ttl(stored: Engine) -> None:
             before.groups.get(key, {}).get("ex_brisk_walking", peers.Sums(0, 0, 0.0)).reports + 1
         )
         session.rollback()
+
+
+def test_stale_sums_are_served_while_they_are_rebuilt_in_the_background(stored: Engine) -> None:
+    now = [0.0]
+    cache = peers.PeerCache(ttl=60, clock=lambda: now[0])
+    with session_scope(stored) as session:
+        other = session.scalars(select(Client).order_by(Client.id)).first()
+        assert other is not None
+        key = (other.sex, other.birth_year)
+        before = cache.get(session)
+        _report(session, other, dt.datetime(2031, 1, 2, tzinfo=dt.UTC))
+    reports = before.groups.get(key, {}).get("ex_brisk_walking", peers.Sums(0, 0, 0.0)).reports
+    now[0] = 61.0
+    with session_scope(stored) as session:
+        assert cache.get(session) is before  # expired: answered at once with what it has
+        cache.wait(timeout=30)
+        after = cache.get(session)  # the rebuild (its own session) has landed
+    assert after is not before
+    assert after.groups[key]["ex_brisk_walking"].reports == reports + 1
+    with session_scope(stored) as session:
+        assert cache.get(session) is after  # fresh again for another ttl
+    cache.wait(timeout=30)
+
+
+def test_a_failed_rebuild_keeps_the_sums_and_is_tried_again(
+    stored: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [0.0]
+    cache = peers.PeerCache(ttl=60, clock=lambda: now[0])
+    with session_scope(stored) as session:
+        before = cache.get(session)
+    calls = []
+
+    def broken(session: object, client: object = None) -> peers.PeerSums:
+        calls.append(now[0])
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(peers, "load_sums", broken)
+    now[0] = 61.0
+    with session_scope(stored) as session, caplog.at_level("ERROR"):
+        assert cache.get(session) is before
+        cache.wait(timeout=30)
+        assert cache.get(session) is before  # kept; the next try waits another ttl
+    assert calls == [61.0]
+    assert "not rebuilt" in caplog.text
