@@ -84,6 +84,22 @@ def test_readers_never_take_it_and_rollback_or_close_give_it_back(sqlite: Engine
     assert not lock._threads.locked()
 
 
+def test_a_read_marked_as_write_intent_takes_it_until_the_transaction_ends(
+    sqlite: Engine,
+) -> None:
+    from health_advisor.store import repositories
+
+    lock = _lock(sqlite)
+    with session_scope(sqlite) as session:
+        session.add(Client(external_id="z"))
+    with session_scope(sqlite) as session:
+        client = repositories.get_client(session=session, external_id="z")
+        assert client is not None and not lock._threads.locked()
+        repositories.lock_client(session=session, client=client)  # SELECT, held from here
+        assert lock._threads.locked()
+    assert not lock._threads.locked()
+
+
 def test_a_writer_goes_ahead_unlocked_after_the_timeout(tmp_path: Path) -> None:
     lock = writelock.SqliteWriteLock(tmp_path / "x.writelock", timeout=0.05)
     assert lock.acquire()
