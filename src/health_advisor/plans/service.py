@@ -193,28 +193,14 @@ def _event(
 ) -> None:
     session.add(
         EventRow(
-            **_event_values(plan, actor, action, before=before, comment=comment, detail=detail)
+            plan_id=plan.id,
+            actor=actor.name,
+            action=action,
+            from_status=before,
+            to_status=plan.status,
+            comment=comment,
+            detail={"role": actor.role, **(detail or {})},
         )
-    )
-
-
-def _event_values(
-    plan: PlanRow,
-    actor: Actor,
-    action: str,
-    *,
-    before: str | None = None,
-    comment: str | None = None,
-    detail: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    return dict(
-        plan_id=plan.id,
-        actor=actor.name,
-        action=action,
-        from_status=before,
-        to_status=plan.status,
-        comment=comment,
-        detail={"role": actor.role, **(detail or {})},
     )
 
 
@@ -312,7 +298,7 @@ def generate(
     )
     _insert_version(session, plan, client)
     _insert_items(session, plan, composed.items)
-    events = [_event_values(plan, actor, "created", detail={"items": len(composed.items)})]
+    _event(session, plan, actor, "created", detail={"items": len(composed.items)})
     for older in session.scalars(
         select(PlanRow).where(
             PlanRow.client_id == client.id,
@@ -322,10 +308,7 @@ def generate(
     ):
         before, older.status = older.status, "superseded"
         older.ended_at = dt.datetime.now(dt.UTC)
-        events.append(
-            _event_values(older, actor, "superseded", before=before, detail={"by": plan.version})
-        )
-    session.execute(insert(EventRow), events)  # one statement for all of them
+        _event(session, older, actor, "superseded", before=before, detail={"by": plan.version})
     session.flush()
     return plan
 
